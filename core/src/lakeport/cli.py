@@ -1,0 +1,233 @@
+"""The ``lakeport`` command: plugins, validate, run, init, plus plugin commands.
+
+Keep imports here light: ``lakeport --help`` and ``lakeport plugins`` must not
+import pyspark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Callable, NamedTuple, Sequence
+
+from lakeport.errors import ConfigError, LakeportError
+
+log = logging.getLogger("lakeport.cli")
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+class Command(NamedTuple):
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+class CommandRegistry:
+    """Handed to ``lakeport_register_commands``; plugins call ``add_command``."""
+
+    def __init__(self) -> None:
+        self.commands: dict[str, Command] = {}
+
+    def add_command(
+        self,
+        name: str,
+        *,
+        help: str,
+        configure: Callable[[argparse.ArgumentParser], None],
+        run: Callable[[argparse.Namespace], int],
+    ) -> None:
+        if name in self.commands:
+            raise LakeportError(f"CLI command {name!r} is registered twice")
+        self.commands[name] = Command(name, help, configure, run)
+
+
+def add_project_arguments(parser: argparse.ArgumentParser) -> None:
+    """``-c/--config`` and ``--env``, the way every project command takes them."""
+    parser.add_argument("-c", "--config", default="lakeport.toml", help="project file (default: lakeport.toml)")
+    parser.add_argument("--env", default=None, help="environment (default: $LAKEPORT_ENV, then [lakeport].default_env)")
+
+
+def load_project(args: argparse.Namespace) -> Any:
+    from lakeport.project import Project
+
+    return Project.from_file(args.config, env=args.env)
+
+
+# -- built-in commands ---------------------------------------------------------------
+def _configure_plugins(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print a JSON list")
+    add_project_arguments(parser)
+
+
+def _run_plugins(args: argparse.Namespace) -> int:
+    from lakeport.plugins import Hooks
+
+    project = None
+    if Path(args.config).is_file():
+        project = load_project(args)
+        hooks = project.hooks
+    else:
+        hooks = Hooks.load()
+    infos = hooks.describe(project)
+    if args.json:
+        print(json.dumps([
+            {"name": i.name, "distribution": i.distribution, "version": i.version, "kinds": list(i.kinds),
+             "backends": dict(i.backends)}
+            for i in infos
+        ], indent=2))
+        return EXIT_OK
+    rows = [("plugin", "distribution", "version", "kinds")]
+    rows += [(i.name, i.distribution, i.version, ", ".join(i.kinds) or "-") for i in infos]
+    widths = [max(len(r[c]) for r in rows) for c in range(4)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    for info in infos:
+        for kind, backend in info.backends.items():
+            print(f"backend for kind {kind}: {backend}")
+    return EXIT_OK
+
+
+def _configure_validate(parser: argparse.ArgumentParser) -> None:
+    add_project_arguments(parser)
+    parser.add_argument("--no-spark", action="store_true", help="skip checks that need a Spark session")
+    parser.add_argument("--json", action="store_true", help="print the resolved configuration as JSON")
+
+
+def _run_validate(args: argparse.Namespace) -> int:
+    from lakeport.validate import validate_project
+
+    project = load_project(args)
+    resolved = validate_project(project, spark=not args.no_spark)
+    if args.json:
+        print(json.dumps(resolved, indent=2, default=str))
+    else:
+        print(f"{project.source}: ok (env {project.config.env or '-'}; "
+              f"{len(project.config.tables)} tables, {len(project.config.pipelines)} pipelines)")
+        for name, table in resolved["tables"].items():
+            where = table.get("path") or table.get("name") or ""
+            print(f"  table {name}: kind {table['kind']} {where}".rstrip())
+        for name, pipeline in resolved["pipelines"].items():
+            print(f"  pipeline {name}: {pipeline['source']} -> {pipeline['target']} ({pipeline['mode']})")
+    return EXIT_OK
+
+
+def _configure_run(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("pipeline", help="name of a [pipelines.<name>] entry")
+    add_project_arguments(parser)
+
+
+def _run_run(args: argparse.Namespace) -> int:
+    from lakeport.etl import SimpleLoader
+
+    project = load_project(args)
+    orchestrator = project.pipeline(args.pipeline)
+    orchestrator.execute()
+    for step in orchestrator.steps:
+        results = getattr(step, "results", None)
+        if isinstance(step, SimpleLoader) and results:
+            for result in results:
+                print(describe_write(result))
+        summary = getattr(step, "summary", None)
+        if callable(summary):
+            print(summary())
+    return EXIT_OK
+
+
+def describe_write(result: Any) -> str:
+    """One line a person reads after a write."""
+    parts = [f"{result.table}: {result.mode}"]
+    expectations = result.expectations
+    if result.skipped:
+        parts.append("skipped (already committed)")
+    elif expectations is not None:
+        parts.append(f"{expectations.rows_in} rows in, {expectations.rows_written} written")
+        for rule in expectations.rules:
+            verb = {"drop": "dropped by", "quarantine": "quarantined by"}.get(rule.action, "failed")
+            parts.append(f"{rule.failed} {verb} {rule.name}" if verb != "failed" else f"{rule.failed} failed {rule.name}")
+    elif result.rows_written is not None:
+        parts.append(f"{result.rows_written} rows written")
+    if result.version is not None:
+        parts.append(f"version {result.version}")
+    return ", ".join(parts)
+
+
+def _configure_init(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("directory", nargs="?", default=".", help="where to create the project (default: .)")
+
+
+def _run_init(args: argparse.Namespace) -> int:
+    from lakeport.starter import create_starter
+
+    created = create_starter(Path(args.directory))
+    for path in created:
+        print(f"created {path}")
+    print(f"next: cd {args.directory} && lakeport run ingest")
+    return EXIT_OK
+
+
+BUILTIN_COMMANDS = (
+    Command("plugins", "list installed plugins, their kinds and backends", _configure_plugins, _run_plugins),
+    Command("validate", "check a project file and print it resolved", _configure_validate, _run_validate),
+    Command("run", "run a pipeline of the project file", _configure_run, _run_run),
+    Command("init", "create a starter project", _configure_init, _run_init),
+)
+
+
+def build_parser(registry: CommandRegistry) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lakeport", description="Pipelines of handles, hooks and plugins on Spark.")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for command in registry.commands.values():
+        command_parser = sub.add_parser(command.name, help=command.help, description=command.help)
+        command.configure(command_parser)
+        command_parser.set_defaults(_run=command.run)
+    return parser
+
+
+def _setup_logging(verbosity: int) -> None:
+    level = logging.DEBUG if verbosity > 1 else logging.INFO
+    root = logging.getLogger()
+    if not any(getattr(h, "_lakeport_cli", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
+        handler._lakeport_cli = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    logging.getLogger("lakeport").setLevel(level if verbosity else logging.INFO)
+    logging.getLogger("py4j").setLevel(logging.ERROR)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    registry = CommandRegistry()
+    for command in BUILTIN_COMMANDS:
+        registry.commands[command.name] = command
+    try:
+        from lakeport.plugins import Hooks
+
+        Hooks.load().register_commands(registry)
+    except LakeportError as exc:
+        print(f"lakeport: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    args = build_parser(registry).parse_args(argv)
+    _setup_logging(args.verbose)
+    try:
+        return int(args._run(args) or 0)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except LakeportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The hooks through which plugins extend lakeport.
+
+Every hook is prefixed ``lakeport_``; the project name, the hook prefix and the
+entry-point group are the same word. Call hooks through
+:class:`lakeport.plugins.Hooks`, never through ``pm.hook`` by string.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+import pluggy
+
+if TYPE_CHECKING:
+    from lakeport.cli import CommandRegistry
+    from lakeport.context import ReadContext, WriteContext, WriteResult
+    from lakeport.etl import Loader
+    from lakeport.expectations import ExpectationResults
+    from lakeport.handles import HandleKindRegistrar
+    from lakeport.project import Project
+
+hookspec = pluggy.HookspecMarker("lakeport")
+
+
+@hookspec
+def lakeport_register_handle_kinds(register: HandleKindRegistrar) -> None:
+    """Register the handle kinds this plugin provides.
+
+    Call ``register("delta", DeltaHandle.from_config, options=DeltaOptions)``;
+    the ``kind`` key of a table in the project file picks the factory. The host
+    owns the registry and reports a kind registered twice.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def lakeport_spark_conf(project: Project) -> Mapping[str, str] | None:
+    """Return Spark settings this plugin needs in a session lakeport builds.
+
+    Ignored when lakeport reuses an existing session (Databricks, Spark Connect).
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def lakeport_after_read(read: ReadContext) -> None:
+    """Inspect or replace ``read.df`` after every handle read (batch or stream).
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def lakeport_before_write(write: WriteContext) -> None:
+    """Inspect or replace ``write.df`` before every handle write.
+
+    Expectations, audit columns and metrics plug in here. Register work that
+    must happen after the write with ``write.after_commit(callback)``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def lakeport_after_write(write: WriteContext, result: WriteResult) -> None:
+    """Called once the write committed (or was skipped as a replay).
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def lakeport_register_expectation_actions(register: Callable[..., None]) -> None:
+    """Register extra expectation actions: ``register("warn", handler)``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def lakeport_expectation_results(results: ExpectationResults) -> None:
+    """Receive per-rule pass/fail counts of every write that had expectations.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec
+def lakeport_register_commands(cli: CommandRegistry) -> None:
+    """Add subcommands to the ``lakeport`` CLI: ``cli.add_command(...)``.
+
+    .. versionadded:: 0.1
+    """
+
+
+@hookspec(firstresult=True)
+def lakeport_make_stream_loader(project: Project, pipeline: Any, loader: Loader) -> Loader | None:
+    """Wrap ``loader`` so it consumes a streaming DataFrame (foreachBatch).
+
+    ``lakeport run`` asks this for pipelines with a ``trigger``; the first
+    plugin that returns a loader wins.
+
+    .. versionadded:: 0.1
+    """

@@ -1,0 +1,191 @@
+"""Plugin discovery: built-ins and entry points of group ``lakeport``.
+
+Built-in features are plugins exactly like third-party ones. Nothing here
+imports pyspark, deltalake or databricks-sdk: loading plugins must stay fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple
+
+import pluggy
+
+from lakeport import hookspecs
+from lakeport.errors import PluginError
+
+if TYPE_CHECKING:
+    from lakeport.context import ReadContext, WriteContext, WriteResult
+    from lakeport.kinds import HandleKindRegistry
+
+log = logging.getLogger(__name__)
+
+PROJECT_NAME = "lakeport"
+DISABLE_ENV_VAR = "LAKEPORT_DISABLE_PLUGINS"
+
+#: name -> module of the plugins that ship with the core distribution.
+DEFAULT_PLUGINS: Mapping[str, str] = {
+    "files": "lakeport.builtin.files",
+    "expectations": "lakeport.builtin.expectations",
+}
+
+
+def disabled_from_env(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """Plugin names listed in ``LAKEPORT_DISABLE_PLUGINS`` (comma separated)."""
+    raw = (environ if environ is not None else os.environ).get(DISABLE_ENV_VAR, "")
+    return tuple(name.strip() for name in raw.split(",") if name.strip())
+
+
+def get_plugin_manager(disable: Iterable[str] = (), *, entry_points: bool = True) -> pluggy.PluginManager:
+    """Build a fresh plugin manager: specs, blocked names, entry points, built-ins.
+
+    ``disable`` adds to the names in ``LAKEPORT_DISABLE_PLUGINS``.
+    """
+    pm = pluggy.PluginManager(PROJECT_NAME)
+    pm.add_hookspecs(hookspecs)
+    blocked = {*disable, *disabled_from_env()}
+    for name in blocked:
+        pm.set_blocked(name)
+    if entry_points:
+        _load_entry_points(pm)
+    for name, module_name in DEFAULT_PLUGINS.items():
+        if not pm.is_blocked(name) and pm.get_plugin(name) is None:
+            pm.register(importlib.import_module(module_name), name=name)
+    pm.check_pending()
+    known = {n for n, _ in pm.list_name_plugin()} | set(DEFAULT_PLUGINS) | _entry_point_names()
+    for name in sorted(blocked - known):
+        log.warning("cannot disable plugin %r: no such plugin is installed", name)
+    return pm
+
+
+def _entry_point_names() -> set[str]:
+    from importlib.metadata import entry_points
+
+    return {ep.name for ep in entry_points(group=PROJECT_NAME)}
+
+
+def _load_entry_points(pm: pluggy.PluginManager) -> None:
+    try:
+        pm.load_setuptools_entrypoints(PROJECT_NAME)
+    except pluggy.PluginValidationError as exc:
+        raise PluginError(f"plugin {exc.plugin_name!r} is invalid: {exc}") from exc
+    except Exception as exc:  # an entry point failed to import: say which one
+        raise PluginError(_explain_entry_point_failure(pm, exc)) from exc
+
+
+def _explain_entry_point_failure(pm: pluggy.PluginManager, exc: Exception) -> str:
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=PROJECT_NAME):
+        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+            continue
+        try:
+            ep.load()
+        except Exception as inner:  # noqa: BLE001 - reported, then re-raised by caller
+            dist = ep.dist.name if ep.dist else "?"
+            return (
+                f"plugin {ep.name!r} ({ep.value}, from distribution {dist}) failed to load: "
+                f"{type(inner).__name__}: {inner}. Disable it with {DISABLE_ENV_VAR}={ep.name}"
+            )
+    return f"loading lakeport plugins failed: {type(exc).__name__}: {exc}"
+
+
+class PluginInfo(NamedTuple):
+    """What ``lakeport plugins`` shows about one plugin."""
+
+    name: str
+    distribution: str
+    version: str
+    kinds: tuple[str, ...]
+    backends: Mapping[str, str]
+
+
+class Hooks:
+    """Typed calls into the plugin manager; nothing else touches ``pm.hook``."""
+
+    def __init__(self, pm: pluggy.PluginManager) -> None:
+        self.pm = pm
+        self._kinds: HandleKindRegistry | None = None
+
+    @classmethod
+    def load(cls, disable: Iterable[str] = ()) -> Hooks:
+        return cls(get_plugin_manager(disable))
+
+    @property
+    def handle_kinds(self) -> HandleKindRegistry:
+        if self._kinds is None:
+            from lakeport.kinds import HandleKindRegistry
+
+            registry = HandleKindRegistry()
+            for impl in self.pm.hook.lakeport_register_handle_kinds.get_hookimpls():
+                impl.function(register=registry.registrar_for(impl.plugin_name))
+            self._kinds = registry
+        return self._kinds
+
+    def spark_conf(self, project: Any) -> dict[str, str]:
+        conf: dict[str, str] = {}
+        for contributed in reversed(self.pm.hook.lakeport_spark_conf(project=project)):
+            conf.update({str(k): str(v) for k, v in (contributed or {}).items()})
+        return conf
+
+    def after_read(self, read: ReadContext) -> None:
+        self.pm.hook.lakeport_after_read(read=read)
+
+    def before_write(self, write: WriteContext) -> None:
+        self.pm.hook.lakeport_before_write(write=write)
+
+    def after_write(self, write: WriteContext, result: WriteResult) -> None:
+        self.pm.hook.lakeport_after_write(write=write, result=result)
+
+    def expectation_actions(self) -> dict[str, Any]:
+        actions: dict[str, Any] = {}
+
+        def register(name: str, handler: Any) -> None:
+            if name in actions:
+                raise PluginError(f"expectation action {name!r} is registered twice")
+            actions[name] = handler
+
+        self.pm.hook.lakeport_register_expectation_actions(register=register)
+        return actions
+
+    def expectation_results(self, results: Any) -> None:
+        self.pm.hook.lakeport_expectation_results(results=results)
+
+    def register_commands(self, cli: Any) -> None:
+        self.pm.hook.lakeport_register_commands(cli=cli)
+
+    def make_stream_loader(self, project: Any, pipeline: Any, loader: Any) -> Any:
+        return self.pm.hook.lakeport_make_stream_loader(project=project, pipeline=pipeline, loader=loader)
+
+    def describe(self, project: Any = None) -> list[PluginInfo]:
+        """Name, distribution, version and kinds of every registered plugin."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        dists = {id(plugin): dist for plugin, dist in self.pm.list_plugin_distinfo()}
+        kinds = self.handle_kinds
+        infos = []
+        for name, plugin in sorted(self.pm.list_name_plugin(), key=lambda np: np[0]):
+            if plugin is None:  # blocked
+                continue
+            dist = dists.get(id(plugin))
+            if dist is not None:
+                dist_name, dist_version = dist.project_name, dist.version
+            else:
+                dist_name = PROJECT_NAME
+                try:
+                    dist_version = version(PROJECT_NAME)
+                except PackageNotFoundError:
+                    dist_version = "unknown"
+            own = kinds.provided_by(name)
+            infos.append(
+                PluginInfo(
+                    name=name,
+                    distribution=dist_name,
+                    version=dist_version,
+                    kinds=tuple(k.name for k in own),
+                    backends={k.name: k.describe_backend(project) for k in own if k.describe_backend},
+                )
+            )
+        return infos

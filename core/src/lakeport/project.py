@@ -1,0 +1,166 @@
+"""A Project: a loaded config, its plugins and a session factory. No singletons."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable
+
+import attrs
+
+from lakeport.config import ProjectConfig, TableSpec, parse_config, read_toml
+from lakeport.config.converter import structure
+from lakeport.errors import ConfigError
+from lakeport.plugins import Hooks
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+    from lakeport.etl import Orchestrator
+    from lakeport.handles.base import Handle
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FILE = "lakeport.toml"
+
+
+class Project:
+    """Tables, pipelines and plugins of one project file in one environment."""
+
+    def __init__(self, config: ProjectConfig, hooks: Hooks, *, root: Path | None = None) -> None:
+        self.config = config
+        self.hooks = hooks
+        self.root = root or Path.cwd()
+        self._spark: SparkSession | None = None
+
+    # -- construction ---------------------------------------------------------------
+    @classmethod
+    def from_file(
+        cls, path: str | os.PathLike[str] = DEFAULT_FILE, env: str | None = None, *, disable: Iterable[str] = ()
+    ) -> Project:
+        path = Path(path)
+        return cls.from_dict(read_toml(path), source=str(path), env=env, root=path.resolve().parent, disable=disable)
+
+    @classmethod
+    def from_toml(
+        cls, text: str, *, source: str = "<string>", env: str | None = None, root: Path | None = None,
+        disable: Iterable[str] = (),
+    ) -> Project:
+        from lakeport.config.loader import tomllib
+
+        try:
+            raw = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"invalid TOML: {exc}", source=source) from None
+        return cls.from_dict(raw, source=source, env=env, root=root, disable=disable)
+
+    @classmethod
+    def from_dict(
+        cls, raw: dict[str, Any], *, source: str, env: str | None = None, root: Path | None = None,
+        disable: Iterable[str] = (),
+    ) -> Project:
+        root = root or Path.cwd()
+        raw = _with_builtin_vars(raw, root)
+        settings = raw.get("lakeport", {})
+        configured = settings.get("disable", []) if isinstance(settings, dict) else []
+        configured = [n for n in configured if isinstance(n, str)] if isinstance(configured, list) else []
+        hooks = Hooks.load(disable=(*configured, *disable))
+        config = parse_config(
+            raw, source=source, env=env, structure_options=lambda name, spec: _structure_options(hooks, source, name, spec)
+        )
+        return cls(config, hooks, root=root)
+
+    # -- configuration lookups (spetlr's Configurator) --------------------------------
+    @property
+    def source(self) -> str:
+        return self.config.source
+
+    def table(self, name: str) -> TableSpec:
+        try:
+            return self.config.tables[name]
+        except KeyError:
+            known = ", ".join(sorted(self.config.tables)) or "none"
+            raise ConfigError(f"unknown table {name!r} (tables: {known})", source=self.source) from None
+
+    def table_options(self, name: str) -> Any:
+        """The kind's own options of table ``name``, structured by its plugin."""
+        return self.table(name).options
+
+    def get(self, table: str, prop: str = "name") -> Any:
+        """A resolved property of a table, e.g. ``project.get("MyTblMirror", "checkpoint_path")``."""
+        spec = self.table(table)
+        if spec.options is not None and attrs.has(type(spec.options)) and prop in attrs.fields_dict(type(spec.options)):
+            value = getattr(spec.options, prop)
+            if value is not None:
+                return value
+        if prop in attrs.fields_dict(TableSpec) and prop != "options":
+            value = getattr(spec, prop)
+            if value is not None:
+                return value
+        raise ConfigError(f"tables.{table}: has no property {prop!r}", source=self.source)
+
+    @property
+    def warehouse(self) -> str:
+        """Where ``db.table`` names live for backends without a metastore."""
+        return self.config.settings.warehouse or str(self.root / "spark-warehouse")
+
+    # -- runtime --------------------------------------------------------------------
+    def spark(self) -> SparkSession:
+        if self._spark is None:
+            from lakeport.session import get_or_create_session
+
+            conf = {"spark.sql.warehouse.dir": self.warehouse, **self.hooks.spark_conf(self)}
+            conf.update(self.config.settings.spark_conf)
+            self._spark = get_or_create_session(conf)
+        return self._spark
+
+    def use_spark(self, spark: SparkSession) -> Project:
+        """Use an existing session (tests, notebooks)."""
+        self._spark = spark
+        return self
+
+    def handle(self, name: str) -> Handle:
+        spec = self.table(name)
+        kind = self.hooks.handle_kinds.get(spec.kind)
+        if kind is None:
+            raise ConfigError(f"tables.{name}.kind: {self.hooks.handle_kinds.unknown_kind_message(spec.kind)}", source=self.source)
+        return kind.factory(self, name)
+
+    def pipeline(self, name: str) -> Orchestrator:
+        from lakeport.etl.pipelines import build_pipeline
+
+        return build_pipeline(self, name)
+
+
+def _structure_options(hooks: Hooks, source: str, table: str, spec: TableSpec) -> Any:
+    """A table's own keys -> the options class of the plugin owning its kind."""
+    where = f"tables.{table}"
+    kind = hooks.handle_kinds.get(spec.kind)
+    if kind is None:
+        raise ConfigError(f"{where}.kind: {hooks.handle_kinds.unknown_kind_message(spec.kind)}", source=source)
+    if kind.options is None:
+        if spec.options:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(spec.options))} for kind {spec.kind!r}", source=source)
+        return None
+    return structure(spec.options or {}, kind.options, source=source, path=where)
+
+
+def load(path: str | os.PathLike[str] = DEFAULT_FILE, env: str | None = None) -> Project:
+    """Load a project file; ``env`` defaults to ``LAKEPORT_ENV``, then ``default_env``."""
+    return Project.from_file(path, env=env)
+
+
+def _with_builtin_vars(raw: dict[str, Any], root: Path) -> dict[str, Any]:
+    """Every environment gets ``project_dir`` unless it defines its own."""
+    envs = raw.get("env", {})
+    if not isinstance(envs, dict):
+        return raw  # parse_config reports it
+    if not envs:
+        envs = {"default": {"vars": {}}}
+    patched = {}
+    for name, env in envs.items():
+        if isinstance(env, dict) and isinstance(env.get("vars", {}), dict):
+            env = {**env, "vars": {"project_dir": str(root), **env.get("vars", {})}}
+        patched[name] = env
+    return {**raw, "env": patched}

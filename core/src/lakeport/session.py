@@ -1,0 +1,69 @@
+"""Getting a SparkSession: reuse what is there, else build a quiet local one."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import TYPE_CHECKING, Mapping
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+log = logging.getLogger(__name__)
+
+#: settings for a local session on a laptop or CI runner.
+LOCAL_DEFAULTS: Mapping[str, str] = {
+    "spark.master": "local[*]",
+    "spark.app.name": "lakeport",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.driver.host": "127.0.0.1",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "4",
+    "spark.default.parallelism": "4",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.driver.memory": "2g",
+    "spark.sql.streaming.stopTimeout": "30s",
+}
+
+
+def get_or_create_session(conf: Mapping[str, str] | None = None) -> SparkSession:
+    """The active session as is (Databricks, ``SPARK_REMOTE``), else a local one.
+
+    ``conf`` (e.g. from ``lakeport_spark_conf`` hooks) applies only to a session
+    lakeport builds itself.
+    """
+    from pyspark.sql import SparkSession
+
+    active = SparkSession.getActiveSession()
+    if active is not None:
+        return active
+    if os.environ.get("SPARK_REMOTE"):
+        log.info("connecting to Spark Connect at %s", os.environ["SPARK_REMOTE"])
+        return SparkSession.builder.remote(os.environ["SPARK_REMOTE"]).getOrCreate()
+    # Python workers must run the interpreter that runs the driver.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    os.environ.setdefault("PYSPARK_DRIVER_PYTHON", sys.executable)
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    settings = {**LOCAL_DEFAULTS, **(conf or {})}
+    builder = SparkSession.builder
+    for key, value in settings.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    spark.sparkContext.setLogLevel(os.environ.get("LAKEPORT_SPARK_LOG_LEVEL", "ERROR"))
+    log.info("started local Spark %s (%s)", spark.version, settings["spark.master"])
+    return spark
+
+
+def activate(spark: SparkSession) -> None:
+    """Make ``spark`` the active session of this thread (foreachBatch runs in another thread)."""
+    from pyspark.sql import SparkSession
+
+    if SparkSession.getActiveSession() is not spark:
+        try:
+            SparkSession._activeSession = spark  # type: ignore[attr-defined]
+            spark._jvm.SparkSession.setActiveSession(spark._jsparkSession)  # type: ignore[attr-defined]
+        except AttributeError:  # Spark Connect: sessions are not thread bound
+            pass
