@@ -85,7 +85,7 @@ def _run_plugins(args: argparse.Namespace) -> int:
     rows += [(i.name, i.distribution, i.version, ", ".join(i.kinds) or "-") for i in infos]
     widths = [max(len(r[c]) for r in rows) for c in range(4)]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
     for info in infos:
         for kind, backend in info.backends.items():
             print(f"backend for kind {kind}: {backend}")

@@ -38,10 +38,13 @@ def disabled_from_env(environ: Mapping[str, str] | None = None) -> tuple[str, ..
     return tuple(name.strip() for name in raw.split(",") if name.strip())
 
 
-def get_plugin_manager(disable: Iterable[str] = (), *, entry_points: bool = True) -> pluggy.PluginManager:
+def get_plugin_manager(
+    disable: Iterable[str] = (), *, entry_points: bool = True, plugins: Iterable[object] = ()
+) -> pluggy.PluginManager:
     """Build a fresh plugin manager: specs, blocked names, entry points, built-ins.
 
-    ``disable`` adds to the names in ``LAKEPORT_DISABLE_PLUGINS``.
+    ``disable`` adds to the names in ``LAKEPORT_DISABLE_PLUGINS``; ``plugins``
+    are extra plugin objects (tests, notebooks) registered last.
     """
     pm = pluggy.PluginManager(PROJECT_NAME)
     pm.add_hookspecs(hookspecs)
@@ -53,6 +56,8 @@ def get_plugin_manager(disable: Iterable[str] = (), *, entry_points: bool = True
     for name, module_name in DEFAULT_PLUGINS.items():
         if not pm.is_blocked(name) and pm.get_plugin(name) is None:
             pm.register(importlib.import_module(module_name), name=name)
+    for plugin in plugins:
+        pm.register(plugin)
     pm.check_pending()
     known = {n for n, _ in pm.list_name_plugin()} | set(DEFAULT_PLUGINS) | _entry_point_names()
     for name in sorted(blocked - known):
@@ -110,8 +115,8 @@ class Hooks:
         self._kinds: HandleKindRegistry | None = None
 
     @classmethod
-    def load(cls, disable: Iterable[str] = ()) -> Hooks:
-        return cls(get_plugin_manager(disable))
+    def load(cls, disable: Iterable[str] = (), plugins: Iterable[object] = ()) -> Hooks:
+        return cls(get_plugin_manager(disable, plugins=plugins))
 
     @property
     def handle_kinds(self) -> HandleKindRegistry:

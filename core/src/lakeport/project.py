@@ -37,15 +37,18 @@ class Project:
     # -- construction ---------------------------------------------------------------
     @classmethod
     def from_file(
-        cls, path: str | os.PathLike[str] = DEFAULT_FILE, env: str | None = None, *, disable: Iterable[str] = ()
+        cls, path: str | os.PathLike[str] = DEFAULT_FILE, env: str | None = None, *, disable: Iterable[str] = (),
+        plugins: Iterable[object] = (),
     ) -> Project:
         path = Path(path)
-        return cls.from_dict(read_toml(path), source=str(path), env=env, root=path.resolve().parent, disable=disable)
+        return cls.from_dict(
+            read_toml(path), source=str(path), env=env, root=path.resolve().parent, disable=disable, plugins=plugins
+        )
 
     @classmethod
     def from_toml(
         cls, text: str, *, source: str = "<string>", env: str | None = None, root: Path | None = None,
-        disable: Iterable[str] = (),
+        disable: Iterable[str] = (), plugins: Iterable[object] = (),
     ) -> Project:
         from lakeport.config.loader import tomllib
 
@@ -53,19 +56,20 @@ class Project:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"invalid TOML: {exc}", source=source) from None
-        return cls.from_dict(raw, source=source, env=env, root=root, disable=disable)
+        return cls.from_dict(raw, source=source, env=env, root=root, disable=disable, plugins=plugins)
 
     @classmethod
     def from_dict(
         cls, raw: dict[str, Any], *, source: str, env: str | None = None, root: Path | None = None,
-        disable: Iterable[str] = (),
+        disable: Iterable[str] = (), plugins: Iterable[object] = (),
     ) -> Project:
+        """``plugins``: extra plugin objects for this project only (tests, notebooks)."""
         root = root or Path.cwd()
         raw = _with_builtin_vars(raw, root)
         settings = raw.get("lakeport", {})
         configured = settings.get("disable", []) if isinstance(settings, dict) else []
         configured = [n for n in configured if isinstance(n, str)] if isinstance(configured, list) else []
-        hooks = Hooks.load(disable=(*configured, *disable))
+        hooks = Hooks.load(disable=(*configured, *disable), plugins=plugins)
         config = parse_config(
             raw, source=source, env=env, structure_options=lambda name, spec: _structure_options(hooks, source, name, spec)
         )
@@ -136,6 +140,7 @@ class Project:
 def _structure_options(hooks: Hooks, source: str, table: str, spec: TableSpec) -> Any:
     """A table's own keys -> the options class of the plugin owning its kind."""
     where = f"tables.{table}"
+    _check_actions(hooks, source, where, spec)
     kind = hooks.handle_kinds.get(spec.kind)
     if kind is None:
         raise ConfigError(f"{where}.kind: {hooks.handle_kinds.unknown_kind_message(spec.kind)}", source=source)
@@ -144,6 +149,20 @@ def _structure_options(hooks: Hooks, source: str, table: str, spec: TableSpec) -
             raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(spec.options))} for kind {spec.kind!r}", source=source)
         return None
     return structure(spec.options or {}, kind.options, source=source, path=where)
+
+
+def _check_actions(hooks: Hooks, source: str, where: str, spec: TableSpec) -> None:
+    from lakeport.expectations import BUILTIN_ACTIONS
+
+    valid = (*BUILTIN_ACTIONS, *hooks.expectation_actions())
+    problems = []
+    if spec.expectation_action not in valid:
+        problems.append(f"{where}.expectation_action: expected one of {', '.join(valid)}; got {spec.expectation_action!r}")
+    for index, rule in enumerate(spec.expectations):
+        if rule.action is not None and rule.action not in valid:
+            problems.append(f"{where}.expectations[{index}].action: expected one of {', '.join(valid)}; got {rule.action!r}")
+    if problems:
+        raise ConfigError(problems, source=source)
 
 
 def load(path: str | os.PathLike[str] = DEFAULT_FILE, env: str | None = None) -> Project:

@@ -53,7 +53,8 @@ class LakeportSettings:
 class ExpectationSpec:
     name: str
     constraint: str
-    action: Action | None = None
+    #: a built-in :class:`Action` or one a plugin registered; checked by the Project.
+    action: str | None = None
 
 
 @attrs.frozen
@@ -67,7 +68,7 @@ class TableSpec:
     comment: str | None = None
     expectations: tuple[ExpectationSpec, ...] = ()
     #: dltflow form: one action for every rule that names none.
-    expectation_action: Action = Action.ALLOW
+    expectation_action: str = Action.ALLOW.value
     quarantine_table: str | None = None
     checkpoint_path: str | None = None
     #: the kind's own keys, structured by the kind's options class.

@@ -62,7 +62,10 @@ class Resolver:
         key = f"tables.{table}.{prop}"
         if prop not in raw:
             have = ", ".join(sorted(k for k in raw if not isinstance(raw[k], (dict, list)))) or "none"
-            what = "no name (give it a name, or reference a property: {%s.path})" % table if prop == "name" else f"no property {prop!r}"
+            if prop == "name":
+                what = f"no name (give it a name, or reference a property: {{{table}.path}})"
+            else:
+                what = f"no property {prop!r}"
             raise ConfigError(f"{where}: table {table!r} has {what} (it has: {have})", source=self.source)
         if (table, prop) not in self._props_done:
             self._check_loop(key, stack)

@@ -42,6 +42,9 @@ class Handle:
     """Read, write and manage one table; the kind decides how."""
 
     kind: ClassVar[str] = "handle"
+    #: writes accept ``txn=(app_id, version)`` and skip a version already committed
+    #: (``WriteResult.skipped``); foreachBatch builds exactly-once delivery on it.
+    supports_txn: ClassVar[bool] = False
 
     def __init__(
         self,

@@ -1,0 +1,91 @@
+"""Reader and writer hooks: an audit plugin adds a column on write and filters on read."""
+
+from __future__ import annotations
+
+from lakeport import hookimpl
+
+
+class AuditPlugin:
+    def __init__(self):
+        self.after_write = []
+
+    @hookimpl
+    def lakeport_before_write(self, write):
+        from pyspark.sql import functions as F
+
+        write.df = write.df.withColumn("_written_by", F.lit("audit"))
+
+    @hookimpl
+    def lakeport_after_read(self, read):
+        if not read.streaming:
+            read.df = read.df.drop("_written_by")
+
+    @hookimpl
+    def lakeport_after_write(self, write, result):
+        self.after_write.append((write.handle.table, write.mode, result.mode))
+
+
+def test_audit_plugin_sees_every_write_and_read(lakeport_project, spark, tmp_lake):
+    audit = AuditPlugin()
+    project = lakeport_project('[tables.T]\nkind = "files"\npath = "{project_dir}/t"\n', plugins=[audit])
+    handle = project.handle("T")
+    handle.append(spark.createDataFrame([(1,)], "id INT"))
+    assert spark.read.parquet(str(tmp_lake / "t")).columns == ["id", "_written_by"]
+    assert handle.read().columns == ["id"]
+    assert audit.after_write == [("T", "append", "append")]
+
+
+class CommandPlugin:
+    @hookimpl
+    def lakeport_register_commands(self, cli):
+        cli.add_command("hello", help="say hello", configure=lambda p: p.add_argument("who"), run=lambda a: print(f"hello {a.who}") or 0)
+
+
+def test_plugin_adds_a_cli_command(monkeypatch, capsys):
+    from lakeport import cli, plugins
+
+    original = plugins.get_plugin_manager
+    monkeypatch.setattr(plugins, "get_plugin_manager", lambda disable=(), **kw: original(disable, plugins=[CommandPlugin()]))
+    assert cli.main(["hello", "world"]) == 0
+    assert capsys.readouterr().out == "hello world\n"
+
+
+STREAMING = """
+[tables.Src]
+kind = "files"
+path = "{project_dir}/src"
+[tables.Dst]
+kind = "files"
+path = "{project_dir}/dst"
+[pipelines.live]
+source = "Src"
+target = "Dst"
+trigger = "available_now"
+"""
+
+
+def test_streaming_pipeline_uses_the_stream_loader_a_plugin_makes(lakeport_project):
+    from lakeport.etl import Loader
+
+    class Marker(Loader):
+        pass
+
+    class StreamPlugin:
+        @hookimpl
+        def lakeport_make_stream_loader(self, project, pipeline, loader):
+            marker = Marker()
+            marker.wrapped = (pipeline.trigger.value, loader.mode, loader.handle.table)
+            return marker
+
+    orchestrator = lakeport_project(STREAMING, plugins=[StreamPlugin()]).pipeline("live")
+    assert orchestrator.steps[-1].wrapped == ("available_now", "append", "Dst")
+
+
+def test_streaming_pipeline_without_a_stream_plugin_says_what_to_install(lakeport_project):
+    import pytest
+
+    from lakeport import ConfigError
+
+    project = lakeport_project(STREAMING, disable=["foreachbatch"])
+    with pytest.raises(ConfigError, match="pipelines.live.trigger: a streaming pipeline needs the foreachBatch plugin: pip install lakeport-foreachbatch"):
+        project.pipeline("live")
