@@ -66,15 +66,6 @@ class ExpectationEngine:
 
         return F.coalesce(F.expr(rule.constraint).cast("boolean"), F.lit(False))
 
-    def _all_ok(self, action: str) -> Column:
-        from pyspark.sql import functions as F
-
-        ok = F.lit(True)
-        for rule in self.rules:
-            if rule.action == action:
-                ok = ok & self._ok(rule)
-        return ok
-
     def _validate(self, df: DataFrame) -> None:
         try:
             df.select(*[self._ok(r) for r in self.rules]).schema  # noqa: B018 - analysis only, no job
@@ -83,31 +74,45 @@ class ExpectationEngine:
             raise
 
     def prepare(self, df: DataFrame) -> PreparedWrite:
-        """The DataFrame to write (rules applied) and how to read the counts afterwards."""
+        """The DataFrame to write (rules applied) and how to read the counts afterwards.
+
+        Each rule is evaluated once per row into a hidden boolean column; the
+        metrics, the filter and the fail guard all read those columns.
+        """
         from pyspark.sql import Observation
         from pyspark.sql import functions as F
 
         self._validate(df)
+        flags = [f"__lakeport_ok_{index}" for index in range(len(self.rules))]
+        flagged = df.select("*", *[self._ok(rule).alias(flag) for rule, flag in zip(self.rules, flags, strict=True)])
+
+        def all_ok(action: str) -> Column:
+            ok = F.lit(True)
+            for rule, flag in zip(self.rules, flags, strict=True):
+                if rule.action == action:
+                    ok = ok & F.col(flag)
+            return ok
+
         observation = Observation()
         metrics = [F.count(F.lit(1)).alias("__rows")]
-        for index, rule in enumerate(self.rules):
-            metrics.append(F.sum(F.when(self._ok(rule), 0).otherwise(1)).alias(f"__r{index}"))
+        # count_if is about twice as cheap as sum(when(...)) in CollectMetrics, which is not code-generated
+        metrics += [F.count_if(~F.col(flag)).alias(f"__r{i}") for i, flag in enumerate(flags)]
         # quarantine wins over drop: a row failing both is kept, in quarantine
-        quarantine_ok = self._all_ok("quarantine")
-        drop_ok = self._all_ok("drop")
-        metrics.append(F.sum(F.when(quarantine_ok, 0).otherwise(1)).alias("__quarantined"))
-        metrics.append(F.sum(F.when(quarantine_ok & ~drop_ok, 1).otherwise(0)).alias("__dropped"))
-        observed = df.observe(observation, *metrics)
+        quarantine_ok, drop_ok = all_ok("quarantine"), all_ok("drop")
+        metrics.append(F.count_if(~quarantine_ok).alias("__quarantined"))
+        metrics.append(F.count_if(quarantine_ok & ~drop_ok).alias("__dropped"))
+        observed = flagged.observe(observation, *metrics)
 
-        keep = quarantine_ok & drop_ok
         guard = None
-        for rule in self.rules:
+        for rule, flag in zip(self.rules, flags, strict=True):
             if rule.action == "fail":
-                message = F.lit(f"{FAIL_MARKER}[{rule.name}] expectation {rule.name!r} ({rule.constraint}) failed on table {self.table!r}")
-                guard = (guard if guard is not None else F).when(~self._ok(rule), F.raise_error(message))
+                message = F.lit(
+                    f"{FAIL_MARKER}[{rule.name}] expectation {rule.name!r} ({rule.constraint}) failed on table {self.table!r}"
+                )
+                guard = (guard if guard is not None else F).when(~F.col(flag), F.raise_error(message))
+        keep = quarantine_ok & drop_ok
         condition = keep if guard is None else guard.otherwise(keep)
-        has_filter = guard is not None or any(r.action in ("drop", "quarantine") for r in self.rules)
-        written = observed.filter(condition) if has_filter else observed
+        written = observed.filter(condition).drop(*flags)
         return PreparedWrite(self, df, written, observation)
 
     def quarantined_rows(self, df: DataFrame) -> DataFrame:
