@@ -7,7 +7,6 @@ through the engine under test.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import re
 import threading
@@ -59,6 +58,14 @@ def test_append_creates_table_then_appends_in_one_commit_each(spark, tmp_path, p
     assert len(data_files(path)) == first.num_files + second.num_files
 
 
+def test_writing_no_rows_creates_an_empty_table(spark, tmp_path, people):
+    path = str(tmp_path / "t")
+    outcome = ops.write(people.limit(0), path, partition_by=["country"])
+    assert (outcome.version, outcome.num_files, outcome.num_rows) == (0, 0, 0)
+    assert DeltaTable(path).metadata().partition_columns == ["country"]
+    assert ops.read(spark, path).count() == 0
+
+
 def test_overwrite_replaces_rows_and_keeps_history(spark, tmp_path, people):
     path = str(tmp_path / "t")
     ops.write(people, path)
@@ -104,7 +111,9 @@ def test_read_returns_typed_partition_values_including_nulls(spark, tmp_path):
 
 def test_partition_filters_prune_files(spark, tmp_path):
     path = str(tmp_path / "t")
-    df = spark.range(60).selectExpr("id", "cast(id % 3 as int) as part", "date_add(date'2024-01-01', cast(id % 3 as int)) as day")
+    df = spark.range(60).selectExpr(
+        "id", "cast(id % 3 as int) as part", "date_add(date'2024-01-01', cast(id % 3 as int)) as day"
+    )
     ops.write(df.coalesce(1), path, partition_by=["part", "day"])
 
     everything = ops.read(spark, path)
@@ -302,16 +311,23 @@ def test_upsert_without_sequence_picks_one_row_deterministically(spark, tmp_path
 def test_upsert_insert_only_appends_without_merge(spark, tmp_path, people):
     path = str(tmp_path / "t")
     ops.write(people, path)
-    new = spark.createDataFrame([(10, "eve", "no"), (11, "fay", "no")], "id long, name string, country string")
-    scattered = spark.createDataFrame([(0, "gus", "no")], "id long, name string, country string")
+    schema = "id long, name string, country string"
+    new = spark.createDataFrame([(10, "eve", "no"), (11, "fay", "no")], schema)
+    scattered = spark.createDataFrame([(0, "gus", "no")], schema)
+    same_id_other_country = spark.createDataFrame([(1, "ann", "se")], schema)
 
-    outcome = ops.upsert(new, path, ["id"])  # beyond every file's max id: statistics decide
-    inside = ops.upsert(scattered, path, ["id"])  # inside the range: key columns are checked
+    beyond = ops.upsert(new, path, ["id"])  # beyond every file's max id: statistics decide
+    inside = ops.upsert(scattered, path, ["id"])  # inside the range: the key column is checked
+    compound = ops.upsert(same_id_other_country, path, ["id", "country"])  # id matches, the pair does not
 
-    assert (outcome.inserted, outcome.updated) == (2, 0)
-    assert (inside.inserted, inside.updated) == (1, 0)
-    assert [h["operation"] for h in ops.history(path)[:2]] == ["WRITE", "WRITE"]
-    assert len(rows(path)) == 6
+    assert [(o.inserted, o.updated) for o in (beyond, inside, compound)] == [(2, 0), (1, 0), (1, 0)]
+    assert [h["operation"] for h in ops.history(path)[:3]] == ["WRITE", "WRITE", "WRITE"]
+    assert len(rows(path)) == 7
+
+    matched = ops.upsert(spark.createDataFrame([(1, "ANN", "se")], schema), path, ["id", "country"])
+    assert (matched.inserted, matched.updated) == (0, 1)
+    assert ops.history(path, 1)[0]["operation"] == "MERGE"
+    assert rows(path, "id", "name", "country")[:3] == [(0, "gus", "no"), (1, "ANN", "se"), (1, "ann", "nl")]
 
 
 def test_upsert_with_txn_is_idempotent(spark, tmp_path, people):
@@ -362,8 +378,10 @@ def test_create_exists_schema_history_drop(spark, tmp_path):
     path = str(tmp_path / "t")
     schema = StructType([StructField("id", LongType()), StructField("day", DateType())])
     assert not ops.exists(path)
-    assert ops.create(path, schema, partition_by=["day"], table_name="events",
-                      properties={"delta.appendOnly": "false"}) is True
+    assert (
+        ops.create(path, schema, partition_by=["day"], table_name="events", properties={"delta.appendOnly": "false"})
+        is True
+    )
     assert ops.create(path, schema, partition_by=["day"]) is False  # same table: no-op
     with pytest.raises(SchemaMismatch, match="partitioned by"):
         ops.create(path, schema)
@@ -388,7 +406,10 @@ def test_create_exists_schema_history_drop(spark, tmp_path):
 
 @pytest.mark.parametrize(
     "configuration, feature",
-    [({"delta.columnMapping.mode": "name"}, "column mapping"), ({"delta.enableDeletionVectors": "true"}, "deletion vectors")],
+    [
+        ({"delta.columnMapping.mode": "name"}, "column mapping"),
+        ({"delta.enableDeletionVectors": "true"}, "deletion vectors"),
+    ],
 )
 def test_tables_with_unsupported_features_are_refused(spark, tmp_path, configuration, feature):
     path = str(tmp_path / "t")
@@ -427,16 +448,22 @@ def _drain(stream, checkpoint, **trigger):
 
 def test_stream_reads_snapshot_then_only_new_commits(spark, tmp_path):
     path, checkpoint = str(tmp_path / "t"), tmp_path / "cp"
-    write_deltalake(path, pa.table({"id": pa.array([1, 2], pa.int64())}))
-    write_deltalake(path, pa.table({"id": pa.array([3], pa.int64())}), mode="append")
+
+    def commit(ids, day):
+        batch = pa.table({"id": pa.array(ids, pa.int64()), "day": pa.array([day] * len(ids), pa.date32())})
+        write_deltalake(path, batch, mode="append", partition_by=["day"])
+
+    commit([1, 2], dt.date(2024, 1, 1))
+    commit([3], dt.date(2024, 1, 2))
 
     first = _drain(ops.read_stream(spark, path), checkpoint)
-    write_deltalake(path, pa.table({"id": pa.array([4, 5], pa.int64())}), mode="append")
+    commit([4, 5], dt.date(2024, 1, 3))
     second = _drain(ops.read_stream(spark, path), checkpoint)
     third = _drain(ops.read_stream(spark, path), checkpoint)
 
-    assert first == [[(1,), (2,), (3,)]]
-    assert second == [[(4,), (5,)]]
+    jan = [dt.date(2024, 1, d) for d in (1, 2, 3)]
+    assert first == [[(1, jan[0]), (2, jan[0]), (3, jan[1])]]
+    assert second == [[(4, jan[2]), (5, jan[2])]]  # partition values parsed from the commit's log entry
     assert third == []
 
 
@@ -465,6 +492,41 @@ def test_change_commit_fails_the_stream_unless_skipped(spark, tmp_path):
     assert [r for b in batches for r in b] == [(1,), (2,), (3,)]
 
 
+def test_stream_offsets_walk_versions_and_split_commits_by_file_count(tmp_path):
+    """The offset arithmetic alone, on the driver, without running a query."""
+    from pyspark.sql.streaming.datasource import ReadAllAvailable, ReadMaxFiles
+    from pyspark.sql.types import LongType, StructField, StructType
+
+    from lakeport_delta.embedded.stream import DeltaStreamReader
+
+    path = str(tmp_path / "t")
+    write_deltalake(path, pa.table({"id": pa.array([0], pa.int64())}))
+    time.sleep(0.05)
+    middle = dt.datetime.now(dt.timezone.utc)
+    time.sleep(0.05)
+    for ids in ([1], [2, 3]):
+        write_deltalake(path, pa.table({"id": pa.array(ids, pa.int64())}), mode="append")
+    DeltaTable(path).optimize.compact()  # v3: rewrites files without changing data
+    schema = StructType([StructField("id", LongType())])
+
+    reader = DeltaStreamReader(path, {"startingTimestamp": middle.isoformat()}, schema)
+    start = reader.initialOffset()
+    assert start == {"version": 1, "index": 0, "snapshot": False}
+    assert reader.latestOffset(start, ReadAllAvailable()) == {"version": 4, "index": 0, "snapshot": False}
+    one = reader.latestOffset(start, ReadMaxFiles(1))
+    assert one == {"version": 2, "index": 0, "snapshot": False}
+    assert len(reader.partitions(start, one)) == 1
+
+    snapshot = DeltaStreamReader(path, {"maxFilesPerTrigger": "1"}, schema)
+    first = snapshot.initialOffset()
+    assert first == {"version": 3, "index": 0, "snapshot": True}
+    assert snapshot.getDefaultReadLimit() == ReadMaxFiles(1)
+    snapshot.prepareForTriggerAvailableNow()
+    end = snapshot.latestOffset(first, ReadAllAvailable())
+    assert end == {"version": 4, "index": 0, "snapshot": False}  # the compaction commit adds no data
+    assert snapshot.latestOffset(end, ReadAllAvailable()) == end
+
+
 # ----------------------------------------------------------------------------- registration
 
 
@@ -483,4 +545,4 @@ def test_register_is_idempotent_and_works_from_new_threads(spark, tmp_path, peop
     t.start()
     t.join()
     assert result["count"] == 3 and result["write"].version == 1
-    assert json.loads(json.dumps(spark.conf.get("spark.sql.python.filterPushdown.enabled"))) == "true"
+    assert spark.conf.get("spark.sql.python.filterPushdown.enabled") == "true"

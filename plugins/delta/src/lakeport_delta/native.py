@@ -1,21 +1,43 @@
-"""The native backend: Spark's own Delta (Databricks, delta-spark, Spark Connect servers).
+"""The native backend: Spark's own Delta (Databricks, delta-spark, Spark Connect servers such as Sail).
 
-Only the DataFrame API and SQL — no ``_jvm`` — so it also works over Spark
-Connect / Databricks Connect.
+Only the DataFrame API and SQL strings — no ``_jvm``, and no ``pyspark.sql.functions``
+either (those bind to a classic SparkContext when one lives in the same process) — so
+it works over Spark Connect / Databricks Connect.
+
+Engines differ in how much of Delta's SQL they have. delta-spark and Databricks have
+``DESCRIBE HISTORY`` and honour idempotent writes (``txnAppId``/``txnVersion`` writer
+options, ``spark.databricks.delta.write.txn*`` confs for MERGE/DELETE). Engines that only
+read and write Delta (Sail 0.7) reject ``DESCRIBE HISTORY`` and ignore both; there the
+history and the version come from the commit files in ``_delta_log``, read through the
+engine's ``binaryFile`` source, and idempotent appends/overwrites record their
+``(app_id, version)`` in the commit's ``userMetadata``. Idempotent MERGE/DELETE cannot be
+recorded on such an engine and raise :class:`UnsupportedOperation`.
 """
 
 from __future__ import annotations
 
+import json
 import logging
-from typing import TYPE_CHECKING, Any
+import re
+import uuid
+import weakref
+from typing import TYPE_CHECKING, Any, Iterable
 
-from lakeport.errors import TableNotFound
+from lakeport.errors import SchemaMismatch, TableNotFound, UnsupportedOperation
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame, Row, SparkSession
     from pyspark.sql.types import StructType
 
 log = logging.getLogger(__name__)
+
+#: ``commitInfo.userMetadata`` of an idempotent write on an engine that ignores ``txnAppId``
+TXN_MARKER = "lakeport.txn="
+_TXN_CONFS = ("spark.databricks.delta.write.txnAppId", "spark.databricks.delta.write.txnVersion")
+_PLAIN = re.compile(r"[\w.:/@+-]+")
+
+#: per session: does the engine have Delta's SQL commands (DESCRIBE HISTORY)?
+_delta_sql: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
 
 class _Outcome:
@@ -28,20 +50,134 @@ def _quote(name: str) -> str:
     return ".".join(f"`{part.strip('`')}`" for part in name.split("."))
 
 
+def _column(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _metric(commit: dict | None, *names: str) -> int | None:
+    """An operation metric of a commit (DESCRIBE HISTORY gives strings, the log numbers)."""
+    metrics = (commit or {}).get("operationMetrics") or {}
+    for name in names:
+        if metrics.get(name) is not None:
+            return int(metrics[name])
+    return None
+
+
 class NativeDelta:
     """One Delta table through ``format("delta")`` and SQL."""
 
-    def __init__(self, spark: SparkSession, *, name: str | None, location: str | None) -> None:
+    def __init__(self, spark: SparkSession, *, name: str | None, location: str | None, table: str | None = None) -> None:
         self.spark, self.name, self.location = spark, name, location
+        self.table = table or name or location or "<unnamed>"
 
     @property
     def ref(self) -> str:
-        return _quote(self.name) if self.name else f"delta.`{self.location}`"
+        return _quote(self.name) if self.name else "delta.`" + (self.location or "").replace("`", "``") + "`"
+
+    # -- what the engine can do -----------------------------------------------------
+    def _describe_history(self, limit: int | None) -> list[Row] | None:
+        """DESCRIBE HISTORY rows, or None where the engine has no such statement."""
+        from pyspark.errors import IllegalArgumentException, ParseException
+
+        query = f"DESCRIBE HISTORY {self.ref}" + (f" LIMIT {int(limit)}" if limit else "")
+        try:
+            rows = self.spark.sql(query).collect()
+        except (ParseException, IllegalArgumentException) as exc:
+            if "HISTORY" not in str(exc).upper():
+                raise
+            _delta_sql[self.spark] = False
+            return None
+        _delta_sql[self.spark] = True
+        return rows
+
+    def has_delta_sql(self) -> bool:
+        """True on delta-spark and Databricks; False on engines without DESCRIBE HISTORY (Sail)."""
+        from pyspark.errors import AnalysisException
+
+        if self.spark not in _delta_sql:
+            try:
+                self._describe_history(1)
+            except AnalysisException:  # the statement parsed; the table is missing
+                _delta_sql[self.spark] = True
+        return _delta_sql[self.spark]
+
+    def _unsupported(self, operation: str, hint: str) -> UnsupportedOperation:
+        return UnsupportedOperation("delta", self.table, operation, hint)
+
+    # -- the transaction log, for engines without DESCRIBE HISTORY --------------------
+    def _table_location(self) -> str:
+        if self.location:
+            return self.location
+        rows = self.spark.sql(f"DESCRIBE TABLE EXTENDED {self.ref}").collect()
+        for row in rows:
+            if row[0] == "Location":
+                return str(row[1])
+        raise TableNotFound(f"delta table {self.table!r}: the engine does not report the location of {self.ref}")
+
+    def _commit_files(self) -> DataFrame:
+        """``(version, content)`` of every commit file in ``_delta_log``, read by the engine."""
+        return (
+            self.spark.read.format("binaryFile").option("pathGlobFilter", "*.json")
+            .load(self._table_location().rstrip("/") + "/_delta_log")
+            .selectExpr("CAST(regexp_extract(path, '([0-9]{20})[.]json$', 1) AS BIGINT) AS version", "content")
+            .where("version IS NOT NULL")
+        )
+
+    @staticmethod
+    def _actions(content: Any) -> Iterable[dict]:
+        for line in bytes(content).decode("utf-8").splitlines():
+            if line.strip():
+                yield json.loads(line)
+
+    def _log_history(self, limit: int | None) -> list[dict]:
+        files = self._commit_files().orderBy("version", ascending=False)
+        if limit:
+            files = files.limit(int(limit))
+        history = []
+        for row in files.collect():
+            info = next((a["commitInfo"] for a in self._actions(row["content"]) if "commitInfo" in a), {})
+            history.append({"version": int(row["version"]), **info})
+        return history
+
+    def _logged_txn_version(self, app_id: str) -> int | None:
+        """The newest version committed for ``app_id``: a ``txn`` action or a lakeport marker."""
+        files = self._commit_files().where(
+            "instr(CAST(content AS STRING), 'lakeport.txn') > 0 OR instr(CAST(content AS STRING), '\"txn\"') > 0"
+        )
+        if _PLAIN.fullmatch(app_id):  # appears verbatim in the JSON: let the engine skip other files
+            files = files.where(f"instr(CAST(content AS STRING), {_literal(app_id)}) > 0")
+        for row in files.orderBy("version", ascending=False).toLocalIterator():
+            for action in self._actions(row["content"]):
+                txn = action.get("txn") or {}
+                if txn.get("appId") == app_id:
+                    return int(txn["version"])
+                marker = (action.get("commitInfo") or {}).get("userMetadata") or ""
+                if marker.startswith(TXN_MARKER):
+                    logged_app, version = json.loads(marker[len(TXN_MARKER):])
+                    if logged_app == app_id:
+                        return int(version)
+        return None
+
+    def _txn_done(self, txn: tuple[str, int]) -> bool:
+        done = self._logged_txn_version(str(txn[0]))
+        if done is not None and done >= int(txn[1]):
+            log.info("delta table %s: app %r already committed version %s; skipped", self.table, txn[0], done)
+            return True
+        return False
+
+    def _last_commit(self) -> dict | None:
+        history = self.history(1)
+        return history[0] if history else None
 
     def _version(self) -> int | None:
-        rows = self.spark.sql(f"DESCRIBE HISTORY {self.ref} LIMIT 1").collect()
-        return int(rows[0]["version"]) if rows else None
+        commit = self._last_commit()
+        return int(commit["version"]) if commit else None
 
+    # -- reads ------------------------------------------------------------------------
     def read(self, version: int | None, timestamp: Any) -> DataFrame:
         reader = self.spark.read.format("delta")
         if version is not None:
@@ -61,6 +197,7 @@ class NativeDelta:
             reader = reader.option("skipChangeCommits", "true")
         return reader.table(self.name) if self.name else reader.load(self.location)
 
+    # -- writes -----------------------------------------------------------------------
     def write(self, df: DataFrame, *, mode: str, partition_by: tuple[str, ...] = (), merge_schema: bool = False,
               overwrite_schema: bool = False, txn: tuple[str, int] | None = None, properties: Any = None) -> _Outcome:
         writer = df.write.format("delta").mode(mode)
@@ -70,88 +207,170 @@ class NativeDelta:
             writer = writer.option("mergeSchema", "true")
         if overwrite_schema:
             writer = writer.option("overwriteSchema", "true")
-        if txn is not None:  # Delta's own idempotent writes
-            writer = writer.option("txnAppId", txn[0]).option("txnVersion", str(txn[1]))
-        before = self._version() if self.exists() else None
+        exists = self.exists()
+        before = self._version() if exists else None
+        if txn is not None:
+            # Delta's own idempotent writes; the marker serves engines that ignore txnAppId
+            writer = (
+                writer.option("txnAppId", str(txn[0])).option("txnVersion", str(int(txn[1])))
+                .option("userMetadata", TXN_MARKER + json.dumps([str(txn[0]), int(txn[1])]))
+            )
+            if exists and not self.has_delta_sql() and self._txn_done(txn):
+                return _Outcome(before, skipped=True)
         if self.name:
+            if self.location:
+                writer = writer.option("path", self.location)
             writer.saveAsTable(self.name)
         else:
             writer.save(self.location)
-        after = self._version()
-        return _Outcome(after, skipped=txn is not None and after == before)
+        commit = self._last_commit()
+        after = int(commit["version"]) if commit else None
+        skipped = txn is not None and after == before
+        return _Outcome(after, skipped=skipped, num_rows=None if skipped else _metric(commit, "numOutputRows"))
 
-    def upsert(self, df: DataFrame, keys: list[str] | tuple[str, ...], *, sequence_by: str | None = None,
+    def upsert(self, df: DataFrame, keys: Iterable[str], *, sequence_by: str | None = None,
                txn: tuple[str, int] | None = None) -> _Outcome:
-        from pyspark.sql import Window
-        from pyspark.sql import functions as F
+        """MERGE on ``keys``; source rows with a null key are dropped, duplicates reduced to one.
 
+        The latest duplicate by ``sequence_by`` wins, else an arbitrary one. A missing table
+        is created by appending the source.
+        """
         keys = list(keys)
-        not_null = F.lit(True)
-        for key in keys:
-            not_null = not_null & F.col(key).isNotNull()
-        source = df.filter(not_null)
-        order = F.col(sequence_by).desc() if sequence_by else F.lit(1)
-        source = (
-            source.withColumn("__lakeport_rank", F.row_number().over(Window.partitionBy(*keys).orderBy(order)))
-            .filter("__lakeport_rank = 1").drop("__lakeport_rank")
+        columns = {c.lower(): c for c in df.columns}
+        for name in keys + ([sequence_by] if sequence_by else []):
+            if name.lower() not in columns:
+                raise SchemaMismatch(
+                    f"delta table {self.table!r}: upsert column {name!r} is not in the data ({', '.join(df.columns)})"
+                )
+        view = f"lakeport_upsert_{uuid.uuid4().hex}"
+        df.createOrReplaceTempView(view)
+        try:
+            partition = ", ".join(_column(k) for k in keys)
+            order = f"{_column(sequence_by)} DESC" if sequence_by else partition
+            source = (
+                f"SELECT {', '.join(_column(c) for c in df.columns)} FROM ("
+                f"SELECT *, row_number() OVER (PARTITION BY {partition} ORDER BY {order}) AS `__lakeport_rank` "
+                f"FROM {view} WHERE {' AND '.join(f'{_column(k)} IS NOT NULL' for k in keys)}"
+                ") AS ranked WHERE `__lakeport_rank` = 1"
+            )
+            if not self.exists():
+                outcome = self.write(self.spark.sql(source), mode="append", txn=txn)
+                return _Outcome(outcome.version, outcome.skipped, inserted=getattr(outcome, "num_rows", None), updated=0)
+            on = " AND ".join(f"target.{_column(k)} = source.{_column(k)}" for k in keys)
+            statement = (
+                f"MERGE INTO {self.ref} AS target USING ({source}) AS source ON {on} "
+                "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+            )
+            before, ran = self._run_dml("upsert", statement, txn)
+        finally:
+            self.spark.catalog.dropTempView(view)
+        if not ran:
+            return _Outcome(before, skipped=True)
+        commit = self._last_commit()
+        merged = commit is not None and commit.get("operation") == "MERGE"
+        return _Outcome(
+            int(commit["version"]) if commit else None,
+            skipped=txn is not None and commit is not None and int(commit["version"]) == before,
+            inserted=_metric(commit, "numTargetRowsInserted") if merged else None,
+            updated=_metric(commit, "numTargetRowsUpdated") if merged else None,
         )
-        view = f"lakeport_upsert_source_{abs(hash((self.ref, id(df))))}"
-        source.createOrReplaceTempView(view)
-        on = " AND ".join(f"target.`{k}` = source.`{k}`" for k in keys)
-        self.spark.sql(
-            f"MERGE INTO {self.ref} AS target USING {view} AS source ON {on} "
-            "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
-        )
-        return _Outcome(self._version())
 
-    def delete(self, where: str, txn: Any = None) -> _Outcome:
-        self.spark.sql(f"DELETE FROM {self.ref} WHERE {where}")
-        return _Outcome(self._version())
+    def delete(self, where: str, txn: tuple[str, int] | None = None) -> _Outcome:
+        before, ran = self._run_dml("delete", f"DELETE FROM {self.ref} WHERE {where}", txn)
+        if not ran:
+            return _Outcome(before, skipped=True)
+        commit = self._last_commit()
+        version = int(commit["version"]) if commit else None
+        deleted = _metric(commit, "numDeletedRows") if commit and commit.get("operation") == "DELETE" else None
+        return _Outcome(version, skipped=txn is not None and version == before, deleted=deleted)
 
+    def _run_dml(self, operation: str, statement: str, txn: tuple[str, int] | None) -> tuple[int | None, bool]:
+        """Run MERGE/DELETE, idempotently with ``txn``; returns (version before, whether it ran)."""
+        if txn is None:
+            self.spark.sql(statement).collect()
+            return None, True
+        before = self._version()
+        if not self.has_delta_sql():
+            if self._txn_done(txn):
+                return before, False
+            raise self._unsupported(
+                operation,
+                f"idempotent writes (txn={txn!r}) of MERGE/DELETE need Delta's spark.databricks.delta.write.txnAppId "
+                "support, which this engine lacks (it has no DESCRIBE HISTORY); write without txn, or use the "
+                "embedded backend",
+            )
+        conf = self.spark.conf
+        conf.set(_TXN_CONFS[0], str(txn[0]))
+        conf.set(_TXN_CONFS[1], str(int(txn[1])))
+        try:
+            self.spark.sql(statement).collect()
+        finally:
+            for key in _TXN_CONFS:
+                conf.unset(key)
+        return before, True
+
+    # -- management -------------------------------------------------------------------
     def truncate(self) -> None:
-        self.spark.sql(f"DELETE FROM {self.ref}")
+        self.spark.sql(f"DELETE FROM {self.ref}").collect()
 
     def drop(self) -> None:
         if self.name:
-            self.spark.sql(f"DROP TABLE IF EXISTS {self.ref}")
+            self.spark.sql(f"DROP TABLE IF EXISTS {self.ref}").collect()
         else:
             self.drop_and_delete()
 
     def drop_and_delete(self) -> None:
         location = self.location
         if self.name and self.exists():
-            location = self.spark.sql(f"DESCRIBE DETAIL {self.ref}").collect()[0]["location"]
-            self.spark.sql(f"DROP TABLE IF EXISTS {self.ref}")
-        if location and not location.startswith(("dbfs:", "abfss:", "s3:", "gs:")):
+            location = self._table_location()
+            self.spark.sql(f"DROP TABLE IF EXISTS {self.ref}").collect()
+        if location and not location.startswith(("dbfs:", "abfss:", "s3:", "s3a:", "gs:")):
             import shutil
 
             shutil.rmtree(location.removeprefix("file:"), ignore_errors=True)
 
     def create(self, schema: StructType, *, partition_by: tuple[str, ...] = (), properties: Any = None) -> None:
-        columns = ", ".join(f"`{f.name}` {f.dataType.simpleString()}" for f in schema.fields)
+        if self.exists():
+            return
+        properties = dict(properties or {})
+        if not self.name and not self.has_delta_sql():
+            # no `CREATE TABLE delta.`path`` here: an empty append creates the table with its schema
+            writer = self.spark.createDataFrame([], schema).write.format("delta").mode("append")
+            if partition_by:
+                writer = writer.partitionBy(*partition_by)
+            for key, value in properties.items():
+                writer = writer.option(key, str(value))
+            writer.save(self.location)
+            return
+        columns = ", ".join(f"{_column(f.name)} {f.dataType.simpleString()}" for f in schema.fields)
         statement = f"CREATE TABLE IF NOT EXISTS {self.ref} ({columns}) USING DELTA"
         if partition_by:
-            statement += " PARTITIONED BY (" + ", ".join(f"`{c}`" for c in partition_by) + ")"
+            statement += " PARTITIONED BY (" + ", ".join(_column(c) for c in partition_by) + ")"
+        if self.name and self.location:
+            statement += f" LOCATION {_literal(self.location)}"
         if properties:
-            statement += " TBLPROPERTIES (" + ", ".join(f"'{k}' = '{v}'" for k, v in properties.items()) + ")"
-        if self.location and not self.name:
-            statement = statement.replace(f"TABLE IF NOT EXISTS {self.ref}", f"TABLE IF NOT EXISTS delta.`{self.location}`")
-        self.spark.sql(statement)
+            statement += " TBLPROPERTIES (" + ", ".join(f"{_literal(k)} = {_literal(str(v))}" for k, v in properties.items()) + ")"
+        self.spark.sql(statement).collect()
 
     def exists(self) -> bool:
         from pyspark.errors import AnalysisException
 
+        if self.name:
+            return bool(self.spark.catalog.tableExists(self.name))
         try:
-            self.spark.sql(f"DESCRIBE DETAIL {self.ref}").collect()
+            self.spark.read.format("delta").load(self.location).schema  # noqa: B018 - analysis only
         except AnalysisException:
             return False
         return True
 
     def schema(self) -> StructType:
         if not self.exists():
-            raise TableNotFound(f"delta table {self.ref} does not exist")
+            raise TableNotFound(f"delta table {self.table!r} does not exist at {self.location or self.name}")
         return self.read(None, None).schema
 
     def history(self, limit: int | None) -> list[dict]:
-        query = f"DESCRIBE HISTORY {self.ref}" + (f" LIMIT {int(limit)}" if limit else "")
-        return [row.asDict(recursive=True) for row in self.spark.sql(query).collect()]
+        """Commits, newest first: DESCRIBE HISTORY rows, else ``commitInfo`` + ``version`` from the log."""
+        rows = self._describe_history(limit)
+        if rows is not None:
+            return [row.asDict(recursive=True) for row in rows]
+        return self._log_history(limit)

@@ -91,7 +91,11 @@ def classify(flt, types: dict[str, T.DataType], partition_columns: set[str]) -> 
     dtype = types[column]
     if column in partition_columns:
         return "partition" if _fits(flt, dtype, partition=True) else None
-    if isinstance(dtype, _STATS_TYPES) and not isinstance(flt, (Not, EqualNullSafe)) and _fits(flt, dtype, partition=False):
+    if (
+        isinstance(dtype, _STATS_TYPES)
+        and not isinstance(flt, (Not, EqualNullSafe))
+        and _fits(flt, dtype, partition=False)
+    ):
         return "stats"
     return None
 

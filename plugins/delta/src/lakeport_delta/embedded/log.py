@@ -93,9 +93,7 @@ def load_table(root: str, *, version: int | None = None, timestamp: Any = None) 
         try:
             dt.load_as_version(int(version))
         except DeltaError as e:
-            raise LakeportError(
-                f"Delta table {root!r} has no version {version} (latest is {dt.version()}): {e}"
-            ) from e
+            raise LakeportError(f"Delta table {root!r} has no version {version} (latest is {dt.version()}): {e}") from e
     elif timestamp is not None:
         ts = timestamp
         if isinstance(ts, _dt.datetime) and ts.tzinfo is None:
@@ -159,10 +157,16 @@ def snapshot_files(dt: DeltaTable, *, with_stats: bool = False) -> list[DataFile
     if actions.num_rows == 0:
         return []
     partition_columns = dt.metadata().partition_columns
-    columns = {name: actions.column(name).to_pylist() for name in actions.column_names
-               if name in ("path", "size_bytes", "modification_time", "num_records")}
-    parts = {c: actions.column(f"partition.{c}").to_pylist() for c in partition_columns
-             if f"partition.{c}" in actions.column_names}
+    columns = {
+        name: actions.column(name).to_pylist()
+        for name in actions.column_names
+        if name in ("path", "size_bytes", "modification_time", "num_records")
+    }
+    parts = {
+        c: actions.column(f"partition.{c}").to_pylist()
+        for c in partition_columns
+        if f"partition.{c}" in actions.column_names
+    }
     stats_cols: dict[str, tuple[list, list, list]] = {}
     if with_stats:
         names = set(actions.column_names)
@@ -182,11 +186,16 @@ def snapshot_files(dt: DeltaTable, *, with_stats: bool = False) -> list[DataFile
         pvals = {c: parts[c][i] if c in parts else None for c in partition_columns}
         stats = None
         if with_stats:
-            stats = {c: (mins[i], maxs[i], nulls[i] if nulls else None) for c, (mins, maxs, nulls) in stats_cols.items()}
+            stats = {
+                c: (mins[i], maxs[i], nulls[i] if nulls else None) for c, (mins, maxs, nulls) in stats_cols.items()
+            }
         num = columns.get("num_records", [None] * len(columns["path"]))[i]
         files.append(
-            (columns["modification_time"][i], path,
-             DataFile(unquote(path), columns["size_bytes"][i], pvals, num, stats))
+            (
+                columns["modification_time"][i],
+                path,
+                DataFile(unquote(path), columns["size_bytes"][i], pvals, num, stats),
+            )
         )
     files.sort(key=lambda t: (t[0], t[1]))
     return [f for _, _, f in files]
@@ -311,14 +320,12 @@ def encode_partition_value(value: Any, dtype: DataType) -> str | None:
     return str(value)
 
 
-_ESCAPE = set('"#%\'*/:=?\\\x7f{[]^')
+_ESCAPE = set("\"#%'*/:=?\\\x7f{[]^")
 
 
 def escape_path_name(text: str) -> str:
     """Hive-style escaping of a partition directory value (what Spark writes)."""
-    return "".join(
-        f"%{ord(ch):02X}" if ch in _ESCAPE or ord(ch) < 0x20 else ch for ch in text
-    )
+    return "".join(f"%{ord(ch):02X}" if ch in _ESCAPE or ord(ch) < 0x20 else ch for ch in text)
 
 
 # --------------------------------------------------------------------------- stats

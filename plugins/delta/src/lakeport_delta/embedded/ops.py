@@ -2,7 +2,11 @@
 
 Batch reads and appends/overwrites go through Spark (the ``lakeport_delta`` data
 source); MERGE, delete and table management go through delta-rs on the driver.
-Every function takes a table *path*; errors name it.
+Every function takes a local table *path*; errors name it.
+
+Return values: ``write`` -> :class:`WriteOutcome`, ``upsert`` -> :class:`UpsertOutcome`,
+``delete`` -> :class:`DeleteOutcome`, ``truncate`` -> the new version, ``create`` ->
+whether it created the table (an identical existing table is fine).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from lakeport import errors as _errors
-from lakeport.errors import LakeportError, SchemaMismatch, WriteConflict
+from lakeport.errors import LakeportError, SchemaMismatch, TableNotFound, WriteConflict
 
 from . import SOURCE_NAME
 
@@ -238,12 +242,7 @@ def write(
     with tempfile.TemporaryDirectory(prefix="lakeport-delta-") as tmp:
         plan["outcome"] = os.path.join(tmp, "outcome.json")
         try:
-            (
-                df.write.format(SOURCE_NAME)
-                .mode(mode)
-                .option("lakeport.plan", json.dumps(plan))
-                .save(root)
-            )
+            (df.write.format(SOURCE_NAME).mode(mode).option("lakeport.plan", json.dumps(plan)).save(root))
         except Exception as e:
             _raise_lakeport_error(_read_outcome(plan["outcome"]), e)
             raise
@@ -305,7 +304,7 @@ def upsert(
     every duplicate. When no source key exists in the table, the rows are simply appended.
     """
     from deltalake import CommitProperties, Transaction, write_deltalake
-    from deltalake.exceptions import CommitFailedError
+    from deltalake.exceptions import CommitFailedError, DeltaError
 
     from . import log as dlog
     from . import schemas
@@ -319,12 +318,13 @@ def upsert(
     for name in keys + ([sequence_by] if sequence_by else []):
         if name.lower() not in data_names:
             raise SchemaMismatch(
-                f"Delta table {root!r}: upsert column {name!r} is not in the data "
-                f"({', '.join(df.schema.fieldNames())})"
+                f"Delta table {root!r}: upsert column {name!r} is not in the data ({', '.join(df.schema.fieldNames())})"
             )
 
-    exists_ = dlog.is_delta_table(root)
-    dt = dlog.load_table(root) if exists_ else None
+    try:
+        dt = dlog.load_table(root)
+    except TableNotFound:
+        dt = None  # the upsert creates it
     if dt is not None:
         dlog.check_supported(dt, root, "upsert into")
         if txn is not None:
@@ -373,15 +373,19 @@ def upsert(
     )
     read_version = dt.version() if dt is not None else -1
     try:
-        if dt is None or _no_key_in_table(dt, deduped, keys):
+        # The append path is a blind append: take it only if nobody committed since the check.
+        if dt is None or (
+            _no_key_in_table(dt, deduped, keys) and dlog.latest_version(root, read_version) == read_version
+        ):
             full = _with_all_columns(deduped, schemas.arrow_schema(checked.table))
             write_deltalake(dt if dt is not None else root, full, mode="append", commit_properties=props)
             inserted, updated = deduped.num_rows, 0
         else:
             predicate = " AND ".join(f"t.`{k}` = s.`{k}`" for k in keys)
             metrics = (
-                dt.merge(deduped, predicate, source_alias="s", target_alias="t",
-                         streamed_exec=False, commit_properties=props)
+                dt.merge(
+                    deduped, predicate, source_alias="s", target_alias="t", streamed_exec=False, commit_properties=props
+                )
                 .when_matched_update_all()
                 .when_not_matched_insert_all()
                 .execute()
@@ -392,9 +396,11 @@ def upsert(
         if txn is not None and dlog.transaction_done(root, txn):
             return UpsertOutcome(None, True, 0, 0, dropped, duplicates)
         raise WriteConflict(
-            f"Delta table {root!r}: another writer committed first ({str(e).splitlines()[0]}); "
+            f"Delta table {root!r}: another writer committed first ({_short(e)}); "
             "nothing of this upsert was committed, retry it"
         ) from e
+    except DeltaError as e:
+        raise LakeportError(f"Delta table {root!r}: upsert on {keys} failed: {_short(e)}") from e
     version = dlog.find_commit(root, read_version, dlog.WRITE_ID_KEY, write_id)
     return UpsertOutcome(version, False, inserted, updated, dropped, duplicates)
 
@@ -419,8 +425,7 @@ def _with_all_columns(table: pa.Table, target: pa.Schema) -> pa.Table:
     import pyarrow as pa
 
     arrays = [
-        table.column(f.name) if f.name in table.column_names else pa.nulls(table.num_rows, f.type)
-        for f in target
+        table.column(f.name) if f.name in table.column_names else pa.nulls(table.num_rows, f.type) for f in target
     ]
     return pa.Table.from_arrays(arrays, schema=target)
 
@@ -435,6 +440,16 @@ def _drop_null_keys(table: pa.Table, keys: list[str]) -> pa.Table:
         valid = pc.is_valid(table.column(k))
         mask = valid if mask is None else pc.and_(mask, valid)
     return table.filter(mask)
+
+
+def _sort_indices_nulls_last(table: Any, sort_keys: list[tuple[str, str]]) -> Any:
+    """``pc.sort_indices`` with nulls last, in the form the installed pyarrow wants (per key from 25 on)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if int(pa.__version__.split(".")[0]) >= 25:
+        return pc.sort_indices(table, sort_keys=[(name, order, "at_end") for name, order in sort_keys])
+    return pc.sort_indices(table, sort_keys=sort_keys, null_placement="at_end")
 
 
 def _sortable(dtype: Any) -> bool:
@@ -458,10 +473,9 @@ def _dedupe(table: pa.Table, keys: list[str], sequence: str | None) -> pa.Table:
     if sequence:
         sort_keys.append((sequence, "descending"))
     sort_keys += [
-        (f.name, "ascending") for f in table.schema
-        if f.name not in keys and f.name != sequence and _sortable(f.type)
+        (f.name, "ascending") for f in table.schema if f.name not in keys and f.name != sequence and _sortable(f.type)
     ]
-    ordered = table.take(pc.sort_indices(table, sort_keys=sort_keys, null_placement="at_end"))
+    ordered = table.take(_sort_indices_nulls_last(table, sort_keys))
     first = np.zeros(n, dtype=bool)
     first[0] = True
     for k in keys:
@@ -501,9 +515,13 @@ def _no_key_in_table(dt: Any, source: pa.Table, keys: list[str]) -> bool:
         lo, hi = actions.column(f"min.{key}"), actions.column(f"max.{key}")
     candidates = np.ones(actions.num_rows, dtype=bool)
     if lo is not None and not lo.null_count and not hi.null_count:
-        values = np.sort(np.asarray(source.column(key).to_pylist(), dtype=object))
-        lows = np.asarray(lo.to_pylist(), dtype=object)
-        highs = np.asarray(hi.to_pylist(), dtype=object)
+        if pa.types.is_integer(key_type) and pa.types.is_integer(lo.type):
+            values = np.sort(source.column(key).to_numpy())
+            lows, highs = lo.to_numpy(), hi.to_numpy()
+        else:
+            values = np.sort(np.asarray(source.column(key).to_pylist(), dtype=object))
+            lows = np.asarray(lo.to_pylist(), dtype=object)
+            highs = np.asarray(hi.to_pylist(), dtype=object)
         candidates = np.searchsorted(values, lows, "left") < np.searchsorted(values, highs, "right")
         if not candidates.any():
             return True
@@ -511,21 +529,24 @@ def _no_key_in_table(dt: Any, source: pa.Table, keys: list[str]) -> bool:
         return False  # key values live in the log, not in the files: let MERGE decide
     root = dlog.table_root(dt.table_uri)
     first = pc.unique(source.column(key).combine_chunks())
-    for path, hit in zip(actions.column("path").to_pylist(), candidates):
+    source_keys = source.select(keys)
+    for path, hit in zip(actions.column("path").to_pylist(), candidates, strict=True):
         if not hit:
             continue
-        found = pq.read_table(dlog.file_path(root, unquote(path)), columns=keys)
-        column = found.column(key)
-        if not column.type.equals(first.type):
-            column = column.cast(first.type)
-        mask = pc.is_in(column, value_set=first)
-        if not pc.any(mask).as_py():
-            continue
-        if len(keys) == 1:
-            return False
-        matches = found.filter(mask).cast(source.select(keys).schema)
-        if source.select(keys).join(matches, keys=keys, join_type="left semi").num_rows:
-            return False
+        # batch by batch: when keys match, the first batches usually show it
+        parquet = pq.ParquetFile(dlog.file_path(root, unquote(path)))
+        for batch in parquet.iter_batches(batch_size=65_536, columns=keys, use_threads=False):
+            column = batch.column(key)
+            if not column.type.equals(first.type):
+                column = column.cast(first.type)
+            mask = pc.is_in(column, value_set=first)
+            if not pc.any(mask).as_py():
+                continue
+            if len(keys) == 1:
+                return False
+            matches = pa.Table.from_batches([batch.filter(mask)]).cast(source_keys.schema)
+            if source_keys.join(matches, keys=keys, join_type="left semi").num_rows:
+                return False
     return True
 
 
@@ -565,9 +586,7 @@ def delete(spark: SparkSession, path: str, where: str, *, txn: tuple[str, int] |
             f"({str(e).splitlines()[0]}); nothing was deleted, retry it"
         ) from e
     except Exception as e:  # delta-rs raises DeltaError or a bare Exception for bad SQL
-        raise LakeportError(
-            f"Delta table {root!r}: cannot delete where {where!r}: {_short(e)}"
-        ) from e
+        raise LakeportError(f"Delta table {root!r}: cannot delete where {where!r}: {_short(e)}") from e
     version = dlog.find_commit(root, read_version, dlog.WRITE_ID_KEY, write_id)
     deleted = metrics.get("num_deleted_rows")
     return DeleteOutcome(version, False, None if deleted is None else int(deleted))

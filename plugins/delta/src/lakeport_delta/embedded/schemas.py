@@ -41,7 +41,10 @@ def relaxed(dtype: DataType) -> DataType:
 
 
 _WIDENING = {
-    "byte": 0, "short": 1, "integer": 2, "long": 3,
+    "byte": 0,
+    "short": 1,
+    "integer": 2,
+    "long": 3,
 }
 
 
@@ -107,8 +110,7 @@ def check_write_schema(
         problems.append(f"missing NOT NULL columns: {', '.join(missing)}")
     if extra and not merge_schema:
         problems.append(
-            f"columns not in the table: {', '.join(f.name for f in extra)} "
-            "(pass merge_schema=True to add them)"
+            f"columns not in the table: {', '.join(f.name for f in extra)} (pass merge_schema=True to add them)"
         )
     if retyped:
         problems.append(f"columns with another type: {'; '.join(retyped)}")
@@ -158,7 +160,3 @@ def check_partition_columns(schema: StructType, partition_by: list[str], table: 
     if len(out) == len(schema.fields) and out:
         raise SchemaMismatch(f"Delta table {table!r}: cannot partition by every column")
     return out
-
-
-def delta_schema_json(schema: StructType) -> str:
-    return schema.json()

@@ -160,9 +160,7 @@ class DeltaBatchReader(DataSourceReader):
         before = len(files)
         if self.partition_filters or self.stats_filters:
             files = [f for f in files if keep_file(f, self.partition_filters, self.stats_filters)]
-        logger.debug(
-            "Delta table %s v%s: scanning %d of %d files", self.root, self.version, len(files), before
-        )
+        logger.debug("Delta table %s v%s: scanning %d of %d files", self.root, self.version, len(files), before)
         slim = [dlog.DataFile(f.path, f.size, f.partition_values) for f in files]
         groups = pack_files(slim, self.min_partitions)
         return [InputPartition((self.root, group)) for group in groups]
@@ -290,15 +288,11 @@ def plan_write(
         raise LakeportError(f"Delta table {root!r}: unsupported write mode {mode!r} (append or overwrite)")
     if overwrite_schema and mode != "overwrite":
         raise LakeportError(f"Delta table {root!r}: overwrite_schema=True needs mode='overwrite'")
-    from deltalake.exceptions import TableNotFoundError
-
     dt = None
     if os.path.isdir(os.path.join(root, dlog.LOG_DIR)):
         try:
             dt = dlog.load_table(root)
-        except TableNotFound:
-            dt = None
-        except TableNotFoundError:  # pragma: no cover - load_table maps it
+        except TableNotFound:  # an empty or half-deleted _delta_log: write a new table
             dt = None
     if txn is not None:
         app_id, txn_version = str(txn[0]), int(txn[1])
@@ -307,7 +301,10 @@ def plan_write(
             if done is not None and done >= txn_version:
                 logger.info(
                     "Delta table %s: skipping write, app %r already committed version %s (>= %s)",
-                    root, app_id, done, txn_version,
+                    root,
+                    app_id,
+                    done,
+                    txn_version,
                 )
                 return None
         txn = (app_id, txn_version)
@@ -542,11 +539,11 @@ class _TaskFiles:
             bounds = np.flatnonzero(np.diff(sorted_codes)) + 1
             starts = np.concatenate(([0], bounds))
             ends = np.concatenate((bounds, [n]))
-            groups = [(int(sorted_codes[s]), order[s:e]) for s, e in zip(starts, ends)]
+            groups = [(int(sorted_codes[s]), order[s:e]) for s, e in zip(starts, ends, strict=True)]
         for code, rows in groups:
             pvalues = {}
             rest = code
-            for (_, table_name), dictionary in reversed(list(zip(self.part_sources, dictionaries))):
+            for (_, table_name), dictionary in reversed(list(zip(self.part_sources, dictionaries, strict=True))):
                 width = len(dictionary)
                 value = dictionary[rest % width].as_py()
                 rest //= width
@@ -577,7 +574,9 @@ class _TaskFiles:
             segments = []
             for p in self.parts:
                 text = dlog.encode_partition_value(pvalues[p], self.spark_types[p])
-                segments.append(f"{dlog.escape_path_name(p)}={dlog.HIVE_NULL if text is None else dlog.escape_path_name(text)}")
+                segments.append(
+                    f"{dlog.escape_path_name(p)}={dlog.HIVE_NULL if text is None else dlog.escape_path_name(text)}"
+                )
             directory = "/".join(segments)
         self.seq += 1
         name = f"part-{self.task:05d}-{self.attempt}-{self.seq:04d}-{self.plan['writeId']}.c000.snappy.parquet"
@@ -607,12 +606,8 @@ class _TaskFiles:
         handle.writer.close()
         metadata = handle.writer.writer.metadata
         size = os.path.getsize(handle.staged)
-        encoded = {
-            p: dlog.encode_partition_value(handle.pvalues[p], self.spark_types[p]) for p in self.parts
-        }
-        self.done.append(
-            (handle.relpath, size, encoded, handle.written, dlog.stats_json(metadata, handle.written))
-        )
+        encoded = {p: dlog.encode_partition_value(handle.pvalues[p], self.spark_types[p]) for p in self.parts}
+        self.done.append((handle.relpath, size, encoded, handle.written, dlog.stats_json(metadata, handle.written)))
 
     def close(self) -> list[tuple]:
         for handle in list(self.open.values()):
@@ -645,16 +640,14 @@ def commit_files(plan: dict, files: list[tuple]) -> dict:
     num_rows = sum(f[3] for f in files)
     txn = plan.get("txn")
     read_version = plan.get("readVersion")
-    if txn is not None and read_version is not None:
-        done = DeltaTable(root).transaction_version(txn[0])
-        if done is not None and done >= txn[1]:
-            return _skipped(root, txn, done)
+    if txn is not None and read_version is not None and dlog.transaction_done(root, txn):
+        return _skipped(root, txn, txn[1])
 
     staging = _staging_dir(plan)
     moved: list[str] = []
     now = int(time.time() * 1000)
     actions = []
-    for relpath, size, pvalues, rows, stats in files:
+    for relpath, size, pvalues, _rows, stats in files:
         final = os.path.join(root, relpath)
         os.makedirs(os.path.dirname(final), exist_ok=True)
         os.replace(os.path.join(staging, relpath), final)
@@ -672,11 +665,16 @@ def commit_files(plan: dict, files: list[tuple]) -> dict:
             if dlog.is_delta_table(root):
                 raise WriteConflict(
                     f"Delta table {root!r} was created by another writer while this write ran; "
-                    "nothing of this write was committed"
+                    "nothing of this write was committed, retry it"
                 )
             create_table_with_add_actions(
-                root, schema, actions, mode="error", partition_by=plan["partitionBy"] or None,
-                name=plan.get("tableName"), configuration=plan.get("properties") or None,
+                root,
+                schema,
+                actions,
+                mode="error",
+                partition_by=plan["partitionBy"] or None,
+                name=plan.get("tableName"),
+                configuration=plan.get("properties") or None,
                 commit_properties=props,
             )
         elif kind == "replace":
@@ -685,9 +683,15 @@ def commit_files(plan: dict, files: list[tuple]) -> dict:
             configuration = dict(meta.configuration or {})
             configuration.update(plan.get("properties") or {})
             create_table_with_add_actions(
-                root, schema, actions, mode="overwrite", partition_by=plan["partitionBy"] or None,
-                name=plan.get("tableName") or meta.name, description=meta.description,
-                configuration=configuration or None, commit_properties=props,
+                root,
+                schema,
+                actions,
+                mode="overwrite",
+                partition_by=plan["partitionBy"] or None,
+                name=plan.get("tableName") or meta.name,
+                description=meta.description,
+                configuration=configuration or None,
+                commit_properties=props,
             )
         else:
             dt = DeltaTable(root, version=read_version)
@@ -695,24 +699,31 @@ def commit_files(plan: dict, files: list[tuple]) -> dict:
                 added = [f for f in json.loads(plan["schema"])["fields"] if f["name"] in set(plan["added"])]
                 dt.alter.add_columns([Field.from_json(json.dumps(f)) for f in added])
             dt.create_write_transaction(
-                actions, mode=kind, schema=schema, partition_by=plan["partitionBy"] or None,
+                actions,
+                mode=kind,
+                schema=schema,
+                partition_by=plan["partitionBy"] or None,
                 commit_properties=props,
             )
     except (CommitFailedError, DeltaError, WriteConflict) as e:
-        version = dlog.find_commit(root, -1 if read_version is None else read_version, dlog.WRITE_ID_KEY, plan["writeId"])
-        if version is not None:  # committed, then something after the commit failed
+        after = -1 if read_version is None else read_version
+        version = dlog.find_commit(root, after, dlog.WRITE_ID_KEY, plan["writeId"])
+        if version is not None:  # committed; something after the commit (a hook) failed
             logger.warning("Delta table %s: commit v%s succeeded but reported %s", root, version, e)
             return {"version": version, "skipped": False, "num_files": len(files), "num_rows": num_rows}
         _remove(moved)
-        if txn is not None and dlog.is_delta_table(root):
-            done = DeltaTable(root).transaction_version(txn[0])
-            if done is not None and done >= txn[1]:
-                return _skipped(root, txn, done)
+        if txn is not None and dlog.is_delta_table(root) and dlog.transaction_done(root, txn):
+            return _skipped(root, txn, txn[1])
         if isinstance(e, WriteConflict):
             raise
-        raise WriteConflict(
-            f"Delta table {root!r}: another writer committed first ({_first_line(e)}); "
-            "nothing of this write was committed, retry it"
+        created_meanwhile = kind == "create" and dlog.is_delta_table(root)
+        if isinstance(e, CommitFailedError) or created_meanwhile:
+            raise WriteConflict(
+                f"Delta table {root!r}: another writer committed first ({_first_line(e)}); "
+                "nothing of this write was committed, retry it"
+            ) from e
+        raise LakeportError(
+            f"Delta table {root!r}: the commit failed ({_first_line(e)}); nothing of this write was committed"
         ) from e
     except BaseException:
         _remove(moved)
@@ -722,8 +733,8 @@ def commit_files(plan: dict, files: list[tuple]) -> dict:
     return {"version": version, "skipped": False, "num_files": len(files), "num_rows": num_rows}
 
 
-def _skipped(root: str, txn, done) -> dict:
-    logger.info("Delta table %s: app %r already at version %s; write skipped", root, txn[0], done)
+def _skipped(root: str, txn, version) -> dict:
+    logger.info("Delta table %s: app %r already committed version %s; write skipped", root, txn[0], version)
     return {"version": None, "skipped": True, "num_files": 0, "num_rows": 0}
 
 

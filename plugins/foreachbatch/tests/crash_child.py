@@ -1,0 +1,40 @@
+"""Child process of the crash tests: stream a JSON folder into a TxnParquetHandle until done (or killed).
+
+Usage: crash_child.py MODE SOURCE TARGET CHECKPOINT READY_FILE
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+
+def main(mode: str, source: str, target: str, checkpoint: str, ready: str) -> int:
+    from txn_handle import TxnParquetHandle
+
+    from lakeport.etl import Orchestrator, SimpleLoader, StreamExtractor
+    from lakeport.handles.files import FilesHandle
+    from lakeport.session import get_or_create_session
+    from lakeport_foreachbatch import StreamLoader
+
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("lakeport").setLevel(logging.INFO)
+    get_or_create_session({"spark.master": "local[2]", "spark.sql.shuffle.partitions": "2"})
+    Path(ready).touch()  # Spark is up: from here on the parent kills at random points
+    src = FilesHandle(source, format="json", schema="id BIGINT, name STRING, seq BIGINT", max_files_per_trigger=1)
+    keys = ["id"] if mode == "upsert" else None
+    extra = {"sequence_by": "seq"} if mode == "upsert" else {}
+    loader = StreamLoader(
+        SimpleLoader(TxnParquetHandle(target), mode=mode, keys=keys, **extra),
+        checkpoint_path=checkpoint,
+        await_termination=True,
+    )
+    Orchestrator().extract_from(StreamExtractor(src)).load_into(loader).execute()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:]))
