@@ -1,4 +1,4 @@
-"""Sessions: tests (what CI runs), demo, lint, bench, one plugin alone, the Python x Spark matrix.
+"""Sessions: tests (what CI runs), demo, lint, native (Delta on Sail), bench, one plugin alone, the Python x Spark matrix.
 
 Test dependencies come from each distribution's ``test`` extra, not from here.
 """
@@ -31,7 +31,7 @@ def distributions() -> list[Path]:
 
 def install(session: nox.Session, *dists: Path, spark: str = SPARK_VERSION) -> None:
     """Install pyspark once and the given distributions (editable) with their test extras."""
-    session.install(f"pyspark[connect]=={spark}", "pyarrow", "pandas")
+    session.install(f"pyspark[connect]=={spark}", "pyarrow", "pandas<3")
     args = []
     for dist in dists:
         args += ["-e", f"{dist.relative_to(ROOT)}[test]" if dist.name != "core" else "core[spark,test]"]
@@ -61,6 +61,13 @@ def demo(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", ".", *session.posargs)
+
+
+@nox.session(default=False)
+def native(session: nox.Session) -> None:
+    """Only the Delta native backend's tests, against a real Spark Connect server (Sail)."""
+    install(session, *distributions())
+    session.run("pytest", "-m", "native", "plugins/delta/tests", *session.posargs, env=spark_env(session))
 
 
 @nox.session(default=False)

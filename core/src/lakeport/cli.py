@@ -140,15 +140,15 @@ def _run_run(args: argparse.Namespace) -> int:
 
 def describe_write(result: Any) -> str:
     """One line a person reads after a write."""
+    from lakeport.expectations import describe_rule
+
     parts = [f"{result.table}: {result.mode}"]
     expectations = result.expectations
     if result.skipped:
         parts.append("skipped (already committed)")
     elif expectations is not None:
         parts.append(f"{expectations.rows_in} rows in, {expectations.rows_written} written")
-        for rule in expectations.rules:
-            verb = {"drop": "dropped by", "quarantine": "quarantined by"}.get(rule.action, "failed")
-            parts.append(f"{rule.failed} {verb} {rule.name}" if verb != "failed" else f"{rule.failed} failed {rule.name}")
+        parts += [describe_rule(rule.name, rule.action, rule.failed) for rule in expectations.rules]
     elif result.rows_written is not None:
         parts.append(f"{result.rows_written} rows written")
     if result.version is not None:
@@ -190,13 +190,29 @@ def build_parser(registry: CommandRegistry) -> argparse.ArgumentParser:
     return parser
 
 
+class _CurrentStderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a record comes (test captures swap it)."""
+
+    _lakeport_cli = True
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def _setup_logging(verbosity: int) -> None:
     level = logging.DEBUG if verbosity > 1 else logging.INFO
     root = logging.getLogger()
     if not any(getattr(h, "_lakeport_cli", False) for h in root.handlers):
-        handler = logging.StreamHandler(sys.stderr)
+        handler = _CurrentStderrHandler()
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
-        handler._lakeport_cli = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(logging.WARNING)
     logging.getLogger("lakeport").setLevel(level if verbosity else logging.INFO)
@@ -216,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_CONFIG
     args = build_parser(registry).parse_args(argv)
     _setup_logging(args.verbose)
+    had_session = _active_spark_session() is not None
     try:
         return int(args._run(args) or 0)
     except ConfigError as exc:
@@ -227,6 +244,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    finally:
+        if not had_session:
+            _stop_session_started_by(args)
+
+
+def _active_spark_session() -> Any:
+    """The active SparkSession, without importing pyspark when nothing has."""
+    if "pyspark.sql" not in sys.modules:
+        return None
+    return sys.modules["pyspark.sql"].SparkSession.getActiveSession()
+
+
+def _stop_session_started_by(args: argparse.Namespace) -> None:
+    """Stop the Spark the command started, so its listener threads do not outlive Python's callbacks."""
+    spark = _active_spark_session()
+    if spark is not None:
+        logging.getLogger(__name__).debug("stopping the Spark session started by %s", args.command)
+        spark.stop()
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -85,8 +85,8 @@ def test_expectations_apply_per_batch(spark, tmp_lake, source, caplog):
         (4, 2, {"has_name": 2}),
     ]
     lines = [r.getMessage() for r in caplog.records if r.name == "lakeport.foreachbatch"]
-    assert any(line.startswith("clean: batch 0, 3 rows in, 2 written, 1 failed has_name, ") for line in lines)
-    assert "7 rows in, 4 written, 3 failed has_name" in loader.summary()
+    assert any(line.startswith("clean: batch 0, 3 rows in, 2 written, 1 dropped by has_name, ") for line in lines)
+    assert "7 rows in, 4 written, 3 dropped by has_name" in loader.summary()
 
 
 @pytest.mark.parametrize(
@@ -149,7 +149,7 @@ trigger = "%s"
 
 @pytest.fixture
 def cli_logging():
-    """The CLI's log handler writes to the stderr of its test; drop it afterwards."""
+    """`lakeport run` adds a root log handler; drop it so later tests do not log through it."""
     yield
     root = logging.getLogger()
     for handler in [h for h in root.handlers if getattr(h, "_lakeport_cli", False)]:
@@ -162,7 +162,7 @@ def test_lakeport_run_streams_a_pipeline(spark, tmp_lake, lakeport_project, caps
     write_json(tmp_lake / "raw", "b", B)
     assert main(["run", "mirror", "-c", str(tmp_lake / "lakeport.toml")]) == 0
     out = capsys.readouterr().out
-    assert "mirror: 2 batches, 5 rows in, 4 written, 1 failed has_name, at-least-once" in out
+    assert "mirror: 2 batches, 5 rows in, 4 written, 1 dropped by has_name, at-least-once" in out
     assert ids(project.handle("Orders")) == [1, 2, 4, 5]
     assert (tmp_lake / "_checkpoints" / "orders" / "lakeport_query.json").is_file()
 

@@ -74,6 +74,12 @@ class ExpectationResults:
         }
 
 
+def describe_rule(name: str, action: str, failed: int) -> str:
+    """``3 dropped by check_age``: what a rule's failures meant for the rows."""
+    verb = {"drop": "dropped by", "quarantine": "quarantined by"}.get(action, "failed")
+    return f"{failed} {verb} {name}"
+
+
 def expectations_from_spec(spec: Any) -> tuple[Expectation, ...]:
     """Rules of a TableSpec; a rule without its own action takes ``expectation_action``."""
     default = _action_value(spec.expectation_action)

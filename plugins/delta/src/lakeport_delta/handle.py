@@ -69,6 +69,7 @@ class DeltaHandle(Handle):
         skip_change_commits: bool = False,
         max_files_per_trigger: int | None = None,
         sequence_by: str | None = None,
+        comment: str | None = None,
         **common: Any,
     ) -> None:
         if not name and not location:
@@ -86,6 +87,8 @@ class DeltaHandle(Handle):
         self.skip_change_commits = skip_change_commits
         self.max_files_per_trigger = max_files_per_trigger
         self.sequence_by = sequence_by
+        #: the table's description in its Delta metadata, set when the table is created.
+        self.comment = comment
         self._backend: str | None = None
 
     @classmethod
@@ -98,6 +101,7 @@ class DeltaHandle(Handle):
             name=spec.name,
             location=spec.path,
             backend=opts.backend or project.config.settings.backend,
+            comment=spec.comment,
             **{f.name: getattr(opts, f.name) for f in attrs.fields(DeltaOptions) if f.name != "backend"},
             **common_handle_kwargs(project, table),
         )
@@ -119,17 +123,17 @@ class DeltaHandle(Handle):
             if choice == "auto":
                 choice = "native" if session_has_delta(self.spark) else "embedded"
             self._backend = choice
-            log.info("%s: delta backend %s", self.table, choice)
+            log.debug("%s: delta backend %s", self.table, choice)
         return self._backend
 
     def _ops(self) -> Any:
         if self.backend == "native":
             from lakeport_delta import native
 
-            return native.NativeDelta(self.spark, name=self.name, location=self.location)
+            return native.NativeDelta(self.spark, name=self.name, location=self.location, table=self.table)
         from lakeport_delta.embedded import ops
 
-        return _EmbeddedDelta(ops, self.spark, self.path, self.name)
+        return _EmbeddedDelta(ops, self.spark, self.path, self.name, self.comment)
 
     def _result(self, mode: str, outcome: Any, rows: int | None = None, **details: Any) -> WriteResult:
         return WriteResult(
@@ -220,8 +224,8 @@ class DeltaHandle(Handle):
 class _EmbeddedDelta:
     """Binds the embedded engine's functions to one table."""
 
-    def __init__(self, ops: Any, spark: SparkSession, path: str, name: str | None) -> None:
-        self.ops, self.spark, self.path, self.name = ops, spark, path, name
+    def __init__(self, ops: Any, spark: SparkSession, path: str, name: str | None, comment: str | None) -> None:
+        self.ops, self.spark, self.path, self.name, self.comment = ops, spark, path, name, comment
 
     def read(self, version: int | None, timestamp: Any) -> DataFrame:
         return self.ops.read(self.spark, self.path, version=version, timestamp=timestamp)
@@ -230,7 +234,7 @@ class _EmbeddedDelta:
         return self.ops.read_stream(self.spark, self.path, **settings)
 
     def write(self, df: DataFrame, **kwargs: Any) -> Any:
-        return self.ops.write(df, self.path, table_name=self.name, **kwargs)
+        return self.ops.write(df, self.path, table_name=self.name, description=self.comment, **kwargs)
 
     def upsert(self, df: DataFrame, keys: tuple[str, ...], **kwargs: Any) -> Any:
         return self.ops.upsert(df, self.path, list(keys), **kwargs)
@@ -247,7 +251,7 @@ class _EmbeddedDelta:
     drop_and_delete = drop
 
     def create(self, schema: StructType, **kwargs: Any) -> None:
-        self.ops.create(self.path, schema, table_name=self.name, **kwargs)
+        self.ops.create(self.path, schema, table_name=self.name, description=self.comment, **kwargs)
 
     def exists(self) -> bool:
         return self.ops.exists(self.path)

@@ -261,38 +261,34 @@ class NativeDelta:
                 f"MERGE INTO {self.ref} AS target USING ({source}) AS source ON {on} "
                 "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
             )
-            before, ran = self._run_dml("upsert", statement, txn)
+            before, commit = self._run_dml("upsert", statement, txn)
         finally:
             self.spark.catalog.dropTempView(view)
-        if not ran:
-            return _Outcome(before, skipped=True)
-        commit = self._last_commit()
-        merged = commit is not None and commit.get("operation") == "MERGE"
+        if commit is None:  # nothing committed: a replay (txn), or nothing to merge
+            return _Outcome(before, skipped=txn is not None, inserted=0, updated=0)
+        merged = commit.get("operation") == "MERGE"
         return _Outcome(
-            int(commit["version"]) if commit else None,
-            skipped=txn is not None and commit is not None and int(commit["version"]) == before,
+            int(commit["version"]),
             inserted=_metric(commit, "numTargetRowsInserted") if merged else None,
             updated=_metric(commit, "numTargetRowsUpdated") if merged else None,
         )
 
     def delete(self, where: str, txn: tuple[str, int] | None = None) -> _Outcome:
-        before, ran = self._run_dml("delete", f"DELETE FROM {self.ref} WHERE {where}", txn)
-        if not ran:
-            return _Outcome(before, skipped=True)
-        commit = self._last_commit()
-        version = int(commit["version"]) if commit else None
-        deleted = _metric(commit, "numDeletedRows") if commit and commit.get("operation") == "DELETE" else None
-        return _Outcome(version, skipped=txn is not None and version == before, deleted=deleted)
+        before, commit = self._run_dml("delete", f"DELETE FROM {self.ref} WHERE {where}", txn)
+        if commit is None:  # nothing committed: a replay (txn), or no row matched
+            return _Outcome(before, skipped=txn is not None, deleted=0)
+        deleted = _metric(commit, "numDeletedRows") if commit.get("operation") == "DELETE" else None
+        return _Outcome(int(commit["version"]), deleted=deleted)
 
-    def _run_dml(self, operation: str, statement: str, txn: tuple[str, int] | None) -> tuple[int | None, bool]:
-        """Run MERGE/DELETE, idempotently with ``txn``; returns (version before, whether it ran)."""
+    def _run_dml(self, operation: str, statement: str, txn: tuple[str, int] | None) -> tuple[int | None, dict | None]:
+        """Run MERGE/DELETE, idempotently with ``txn``: (version before, the new commit or None)."""
+        before = self._version()
         if txn is None:
             self.spark.sql(statement).collect()
-            return None, True
-        before = self._version()
+            return before, self._new_commit(before)
         if not self.has_delta_sql():
             if self._txn_done(txn):
-                return before, False
+                return before, None
             raise self._unsupported(
                 operation,
                 f"idempotent writes (txn={txn!r}) of MERGE/DELETE need Delta's spark.databricks.delta.write.txnAppId "
@@ -307,7 +303,12 @@ class NativeDelta:
         finally:
             for key in _TXN_CONFS:
                 conf.unset(key)
-        return before, True
+        return before, self._new_commit(before)
+
+    def _new_commit(self, before: int | None) -> dict | None:
+        """The latest commit if it is newer than ``before`` (no commit: nothing matched, or skipped)."""
+        commit = self._last_commit()
+        return commit if commit is not None and int(commit["version"]) != before else None
 
     # -- management -------------------------------------------------------------------
     def truncate(self) -> None:
@@ -332,25 +333,23 @@ class NativeDelta:
     def create(self, schema: StructType, *, partition_by: tuple[str, ...] = (), properties: Any = None) -> None:
         if self.exists():
             return
-        properties = dict(properties or {})
-        if not self.name and not self.has_delta_sql():
-            # no `CREATE TABLE delta.`path`` here: an empty append creates the table with its schema
-            writer = self.spark.createDataFrame([], schema).write.format("delta").mode("append")
-            if partition_by:
-                writer = writer.partitionBy(*partition_by)
-            for key, value in properties.items():
-                writer = writer.option(key, str(value))
-            writer.save(self.location)
-            return
+        name, location = self.ref, self.location if self.name else None
+        scratch = not self.name and not self.has_delta_sql()
+        if scratch:  # no `delta.`path`` in DDL here: an external table at the path, dropped again
+            name, location = f"`lakeport_create_{uuid.uuid4().hex}`", self.location
         columns = ", ".join(f"{_column(f.name)} {f.dataType.simpleString()}" for f in schema.fields)
-        statement = f"CREATE TABLE IF NOT EXISTS {self.ref} ({columns}) USING DELTA"
+        statement = f"CREATE TABLE IF NOT EXISTS {name} ({columns}) USING DELTA"
         if partition_by:
             statement += " PARTITIONED BY (" + ", ".join(_column(c) for c in partition_by) + ")"
-        if self.name and self.location:
-            statement += f" LOCATION {_literal(self.location)}"
+        if location:
+            statement += f" LOCATION {_literal(location)}"
         if properties:
             statement += " TBLPROPERTIES (" + ", ".join(f"{_literal(k)} = {_literal(str(v))}" for k, v in properties.items()) + ")"
-        self.spark.sql(statement).collect()
+        try:
+            self.spark.sql(statement).collect()
+        finally:
+            if scratch:
+                self.spark.sql(f"DROP TABLE IF EXISTS {name}").collect()
 
     def exists(self) -> bool:
         from pyspark.errors import AnalysisException

@@ -13,6 +13,7 @@ import attrs
 
 from lakeport.errors import ConfigError, LakeportError
 from lakeport.etl import Loader, SimpleLoader
+from lakeport.expectations import describe_rule
 from lakeport_foreachbatch.checkpoint import CheckpointFiles, claim, describe_sources
 from lakeport_foreachbatch.errors import StreamError
 
@@ -67,6 +68,8 @@ class BatchStats:
     rows_written: int | None = None
     #: rule name -> rows dropped or quarantined by it (failed rows for allow rules).
     rule_failures: dict[str, int] = attrs.field(factory=dict)
+    #: rule name -> its action, to say "dropped by" or "quarantined by".
+    rule_actions: dict[str, str] = attrs.field(factory=dict)
     rows_dropped: int = 0
     rows_in: int | None = None
     logged: bool = False
@@ -426,11 +429,13 @@ class StreamLoader(Loader):
         parts = [f"{self.name}: {len(batches)} batch{'es' if len(batches) != 1 else ''}", f"{rows_in} rows in"]
         if all(b.rows_written is not None for b in written):
             parts.append(f"{sum(b.rows_written or 0 for b in written)} written")
-        dropped: dict[str, int] = {}
+        failures: dict[str, int] = {}
+        actions: dict[str, str] = {}
         for batch in written:
+            actions.update(batch.rule_actions)
             for rule, count in batch.rule_failures.items():
-                dropped[rule] = dropped.get(rule, 0) + count
-        parts += [f"{count} failed {rule}" for rule, count in dropped.items() if count]
+                failures[rule] = failures.get(rule, 0) + count
+        parts += [describe_rule(rule, actions.get(rule, "allow"), count) for rule, count in failures.items()]
         skipped = len(batches) - len(written)
         if skipped:
             parts.append(f"{skipped} replayed batch{'es' if skipped != 1 else ''} skipped")
@@ -452,6 +457,7 @@ def _stats(batch_id: int, seconds: float, result: WriteResult | None) -> BatchSt
         stats.rows_written = expectations.rows_written
         stats.rows_dropped = expectations.rows_dropped + expectations.rows_quarantined
         stats.rule_failures = {rule.name: rule.failed for rule in expectations.rules}
+        stats.rule_actions = {rule.name: rule.action for rule in expectations.rules}
     elif result.rows_written is not None:
         stats.rows_written = result.rows_written
     return stats
@@ -465,7 +471,10 @@ def describe_batch(stats: BatchStats) -> str:
     else:
         if stats.rows_written is not None:
             parts.append(f"{stats.rows_written} written")
-        parts += [f"{count} failed {rule}" for rule, count in stats.rule_failures.items()]
+        parts += [
+            describe_rule(rule, stats.rule_actions.get(rule, "allow"), count)
+            for rule, count in stats.rule_failures.items()
+        ]
     parts.append(f"{stats.seconds:.2f} s")
     return ", ".join(parts)
 

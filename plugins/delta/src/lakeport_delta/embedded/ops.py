@@ -214,6 +214,7 @@ def write(
     overwrite_schema: bool = False,
     txn: tuple[str, int] | None = None,
     table_name: str | None = None,
+    description: str | None = None,
     properties: dict[str, str] | None = None,
 ) -> WriteOutcome:
     """Append or overwrite through Spark tasks; one Delta commit at the end.
@@ -235,6 +236,7 @@ def write(
         overwrite_schema=overwrite_schema,
         txn=txn,
         table_name=table_name,
+        description=description,
         properties=properties,
     )
     if plan is None:
@@ -638,6 +640,7 @@ def create(
     partition_by: Iterable[str] = (),
     properties: dict[str, str] | None = None,
     table_name: str | None = None,
+    description: str | None = None,
 ) -> bool:
     """Create an empty table; a no-op when it exists with this schema and partitioning.
 
@@ -668,6 +671,7 @@ def create(
         mode="error",
         partition_by=parts or None,
         name=table_name,
+        description=description,
         configuration=dict(properties) if properties else None,
     )
     return True

@@ -277,6 +277,7 @@ def plan_write(
     overwrite_schema: bool = False,
     txn: tuple[str, int] | None = None,
     table_name: str | None = None,
+    description: str | None = None,
     properties: dict | None = None,
 ) -> dict | None:
     """Decide everything about a write before any file is written; None means skip (txn).
@@ -349,6 +350,7 @@ def plan_write(
         "partitionBy": parts,
         "txn": list(txn) if txn else None,
         "tableName": table_name,
+        "description": description,
         "properties": dict(properties or {}),
         "outcome": None,
     }
@@ -674,6 +676,7 @@ def commit_files(plan: dict, files: list[tuple]) -> dict:
                 mode="error",
                 partition_by=plan["partitionBy"] or None,
                 name=plan.get("tableName"),
+                description=plan.get("description"),
                 configuration=plan.get("properties") or None,
                 commit_properties=props,
             )
@@ -689,7 +692,7 @@ def commit_files(plan: dict, files: list[tuple]) -> dict:
                 mode="overwrite",
                 partition_by=plan["partitionBy"] or None,
                 name=plan.get("tableName") or meta.name,
-                description=meta.description,
+                description=meta.description or plan.get("description"),
                 configuration=configuration or None,
                 commit_properties=props,
             )

@@ -1,0 +1,65 @@
+"""Expectations on Delta tables: a ``fail`` leaves the table's version and files as they were."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from lakeport.errors import ExpectationFailed
+from lakeport.expectations import Expectation
+from lakeport_delta import DeltaHandle
+
+SCHEMA = "id BIGINT, name STRING, age INT"
+
+
+def delta_state(path: str) -> tuple[int, list[str], list[tuple]]:
+    """Version, data files on disk and rows, read with delta-rs (not through lakeport)."""
+    from deltalake import DeltaTable
+
+    table = DeltaTable(path)
+    files = sorted(f for f in os.listdir(path) if f.endswith(".parquet"))
+    rows = sorted(table.to_pyarrow_table().to_pylist(), key=lambda r: r["id"])
+    return table.version(), files, [tuple(r.values()) for r in rows]
+
+
+@pytest.fixture
+def adults(tmp_lake, spark):
+    handle = DeltaHandle(location=str(tmp_lake / "adults"), table="adults",
+                         expectations=[Expectation("adult", "age >= 18", "fail")])
+    handle.append(spark.createDataFrame([(1, "ada", 36), (2, "bob", 41)], SCHEMA))
+    return handle
+
+
+@pytest.mark.parametrize("write", ["append", "overwrite", "upsert"])
+def test_fail_leaves_the_delta_version_unchanged(adults, spark, write):
+    before = delta_state(adults.path)
+    batch = spark.createDataFrame([(2, "bob", 42), (3, "kid", 9), (4, "eve", 30)], SCHEMA)
+
+    with pytest.raises(ExpectationFailed) as info:
+        if write == "upsert":
+            adults.upsert(batch, keys=["id"])
+        else:
+            adults.write(batch, write)
+
+    assert (info.value.table, info.value.rule, info.value.failing_rows) == ("adults", "adult", 1)
+    assert "'name': 'kid'" in str(info.value)
+    assert delta_state(adults.path) == before
+    assert before[0] == 0 and before[2] == [(1, "ada", 36), (2, "bob", 41)]
+
+
+def test_fail_in_a_micro_batch_stops_the_stream_and_commits_nothing_of_it(adults, spark, tmp_lake):
+    from lakeport.etl import SimpleLoader
+    from lakeport_foreachbatch import StreamLoader
+
+    source = DeltaHandle(location=str(tmp_lake / "incoming"), table="incoming")
+    source.append(spark.createDataFrame([(5, "cy", 50)], SCHEMA))
+    source.append(spark.createDataFrame([(6, "tot", 3)], SCHEMA))
+    before = delta_state(adults.path)
+    loader = StreamLoader(SimpleLoader(adults, mode="append"), checkpoint_path=str(tmp_lake / "cp"))
+
+    with pytest.raises(ExpectationFailed, match="expectation 'adult' on table 'adults' failed for 1 row"):
+        loader.save(source.read_stream())
+        loader.wait()
+
+    assert delta_state(adults.path) == before
