@@ -132,7 +132,7 @@ def run_plugins_command(cwd, pythonpath="", heavy=("pyspark", "deltalake", "data
 
 
 def test_cli_plugins_with_only_installed_plugins_imports_no_heavy_module(tmp_path):
-    done = run_plugins_command(tmp_path, heavy=("pyspark", "deltalake", "databricks", "pyarrow", "pandas", "cattrs"))
+    done = run_plugins_command(tmp_path, heavy=("pyspark", "deltalake", "databricks", "pyarrow", "pandas", "cattrs", "importlib.metadata"))
     assert done.returncode == 0, done.stderr
     assert "HEAVY []" in done.stderr
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
-from pathlib import Path
 from typing import Any, Callable, NamedTuple, Sequence
 
 from lakeport.errors import ConfigError, LakeportError
@@ -68,7 +68,7 @@ def _run_plugins(args: argparse.Namespace) -> int:
     from lakeport.plugins import Hooks
 
     project = None
-    if Path(args.config).is_file():
+    if os.path.isfile(args.config):
         project = load_project(args)
         hooks = project.hooks
     else:
@@ -162,6 +162,8 @@ def _configure_init(parser: argparse.ArgumentParser) -> None:
 
 def _run_init(args: argparse.Namespace) -> int:
     from lakeport.starter import create_starter
+
+    from pathlib import Path
 
     created = create_starter(Path(args.directory))
     for path in created:

@@ -38,63 +38,62 @@ def disabled_from_env(environ: Mapping[str, str] | None = None) -> tuple[str, ..
     return tuple(name.strip() for name in raw.split(",") if name.strip())
 
 
+class LakeportPluginManager(pluggy.PluginManager):
+    """pluggy's manager plus the distribution each entry-point plugin came from."""
+
+    def __init__(self) -> None:
+        super().__init__(PROJECT_NAME)
+        #: plugin name -> (distribution, version), for ``lakeport plugins``.
+        self.distributions: dict[str, tuple[str, str]] = {}
+
+
 def get_plugin_manager(
     disable: Iterable[str] = (), *, entry_points: bool = True, plugins: Iterable[object] = ()
-) -> pluggy.PluginManager:
+) -> LakeportPluginManager:
     """Build a fresh plugin manager: specs, blocked names, entry points, built-ins.
 
     ``disable`` adds to the names in ``LAKEPORT_DISABLE_PLUGINS``; ``plugins``
     are extra plugin objects (tests, notebooks) registered last.
     """
-    pm = pluggy.PluginManager(PROJECT_NAME)
+    from lakeport.entrypoints import entry_points as find_entry_points
+
+    pm = LakeportPluginManager()
     pm.add_hookspecs(hookspecs)
     blocked = {*disable, *disabled_from_env()}
     for name in blocked:
         pm.set_blocked(name)
-    if entry_points:
-        _load_entry_points(pm)
+    found = find_entry_points(PROJECT_NAME) if entry_points else []
+    for entry_point in found:
+        _register_entry_point(pm, entry_point)
     for name, module_name in DEFAULT_PLUGINS.items():
         if not pm.is_blocked(name) and pm.get_plugin(name) is None:
             pm.register(importlib.import_module(module_name), name=name)
     for plugin in plugins:
         pm.register(plugin)
     pm.check_pending()
-    known = {n for n, _ in pm.list_name_plugin()} | set(DEFAULT_PLUGINS) | _entry_point_names()
+    known = {n for n, _ in pm.list_name_plugin()} | set(DEFAULT_PLUGINS) | {ep.name for ep in found}
     for name in sorted(blocked - known):
         log.warning("cannot disable plugin %r: no such plugin is installed", name)
     return pm
 
 
-def _entry_point_names() -> set[str]:
-    from importlib.metadata import entry_points
-
-    return {ep.name for ep in entry_points(group=PROJECT_NAME)}
-
-
-def _load_entry_points(pm: pluggy.PluginManager) -> None:
+def _register_entry_point(pm: LakeportPluginManager, entry_point: Any) -> None:
+    """Import and register one plugin; errors name it, its distribution and how to switch it off."""
+    name = entry_point.name
+    if pm.is_blocked(name) or pm.get_plugin(name) is not None:
+        return
+    where = f"plugin {name!r} ({entry_point.value}, from distribution {entry_point.distribution})"
     try:
-        pm.load_setuptools_entrypoints(PROJECT_NAME)
+        plugin = entry_point.load()
+    except Exception as exc:  # noqa: BLE001 - any import error of a third-party plugin, reported by name
+        raise PluginError(
+            f"{where} failed to load: {type(exc).__name__}: {exc}. Disable it with {DISABLE_ENV_VAR}={name}"
+        ) from exc
+    try:
+        pm.register(plugin, name=name)
     except pluggy.PluginValidationError as exc:
-        raise PluginError(f"plugin {exc.plugin_name!r} is invalid: {exc}") from exc
-    except Exception as exc:  # an entry point failed to import: say which one
-        raise PluginError(_explain_entry_point_failure(pm, exc)) from exc
-
-
-def _explain_entry_point_failure(pm: pluggy.PluginManager, exc: Exception) -> str:
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group=PROJECT_NAME):
-        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
-            continue
-        try:
-            ep.load()
-        except Exception as inner:  # noqa: BLE001 - reported, then re-raised by caller
-            dist = ep.dist.name if ep.dist else "?"
-            return (
-                f"plugin {ep.name!r} ({ep.value}, from distribution {dist}) failed to load: "
-                f"{type(inner).__name__}: {inner}. Disable it with {DISABLE_ENV_VAR}={ep.name}"
-            )
-    return f"loading lakeport plugins failed: {type(exc).__name__}: {exc}"
+        raise PluginError(f"plugin {name!r} is invalid: {exc}") from exc
+    pm.distributions[name] = (entry_point.distribution, entry_point.version)
 
 
 class PluginInfo(NamedTuple):
@@ -166,23 +165,22 @@ class Hooks:
 
     def describe(self, project: Any = None) -> list[PluginInfo]:
         """Name, distribution, version and kinds of every registered plugin."""
-        from importlib.metadata import PackageNotFoundError, version
+        from lakeport.entrypoints import find_distribution
 
-        dists = {id(plugin): dist for plugin, dist in self.pm.list_plugin_distinfo()}
+        dists = getattr(self.pm, "distributions", {})
         kinds = self.handle_kinds
         infos = []
+        core: tuple[str, str] | None = None
         for name, plugin in sorted(self.pm.list_name_plugin(), key=lambda np: np[0]):
             if plugin is None:  # blocked
                 continue
-            dist = dists.get(id(plugin))
-            if dist is not None:
-                dist_name, dist_version = dist.project_name, dist.version
+            if name in dists:
+                dist_name, dist_version = dists[name]
             else:
-                dist_name = PROJECT_NAME
-                try:
-                    dist_version = version(PROJECT_NAME)
-                except PackageNotFoundError:
-                    dist_version = "unknown"
+                if core is None:
+                    found = find_distribution(PROJECT_NAME)
+                    core = (PROJECT_NAME, found.version if found is not None else "unknown")
+                dist_name, dist_version = core
             own = kinds.provided_by(name)
             infos.append(
                 PluginInfo(
