@@ -161,9 +161,9 @@ def _configure_init(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_init(args: argparse.Namespace) -> int:
-    from lakeport.starter import create_starter
-
     from pathlib import Path
+
+    from lakeport.starter import create_starter
 
     created = create_starter(Path(args.directory))
     for path in created:
