@@ -126,15 +126,17 @@ def _run_run(args: argparse.Namespace) -> int:
 
     project = load_project(args)
     orchestrator = project.pipeline(args.pipeline)
-    orchestrator.execute()
-    for step in orchestrator.steps:
-        results = getattr(step, "results", None)
-        if isinstance(step, SimpleLoader) and results:
-            for result in results:
-                print(describe_write(result))
-        summary = getattr(step, "summary", None)
-        if callable(summary):
-            print(summary())
+    try:
+        orchestrator.execute()
+    finally:  # also after Ctrl-C / SIGTERM: say what was done
+        for step in orchestrator.steps:
+            results = getattr(step, "results", None)
+            if isinstance(step, SimpleLoader) and results:
+                for result in results:
+                    print(describe_write(result))
+            summary = getattr(step, "summary", None)
+            if callable(summary) and getattr(step, "query", True) is not None:
+                print(summary(), flush=True)
     return EXIT_OK
 
 

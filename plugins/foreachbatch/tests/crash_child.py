@@ -1,6 +1,9 @@
 """Child process of the crash tests: stream a JSON folder into a TxnParquetHandle until done (or killed).
 
-Usage: crash_child.py MODE SOURCE TARGET CHECKPOINT READY_FILE
+Usage: crash_child.py MODE SOURCE TARGET CHECKPOINT READY_FILE [txn|delta]
+
+The target is the test's TxnParquetHandle, or with ``delta`` a real DeltaHandle
+on the embedded backend.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 
-def main(mode: str, source: str, target: str, checkpoint: str, ready: str) -> int:
+def main(mode: str, source: str, target: str, checkpoint: str, ready: str, kind: str = "txn") -> int:
     from txn_handle import TxnParquetHandle
 
     from lakeport.etl import Orchestrator, SimpleLoader, StreamExtractor
@@ -27,8 +30,14 @@ def main(mode: str, source: str, target: str, checkpoint: str, ready: str) -> in
     src = FilesHandle(source, format="json", schema="id BIGINT, name STRING, seq BIGINT", max_files_per_trigger=1)
     keys = ["id"] if mode == "upsert" else None
     extra = {"sequence_by": "seq"} if mode == "upsert" else {}
+    if kind == "delta":
+        from lakeport_delta import DeltaHandle
+
+        handle = DeltaHandle(location=target, backend="embedded", table="crash_target")
+    else:
+        handle = TxnParquetHandle(target)
     loader = StreamLoader(
-        SimpleLoader(TxnParquetHandle(target), mode=mode, keys=keys, **extra),
+        SimpleLoader(handle, mode=mode, keys=keys, **extra),
         checkpoint_path=checkpoint,
         await_termination=True,
     )

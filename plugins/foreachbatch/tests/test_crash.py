@@ -39,7 +39,7 @@ def source_files(folder: Path, mode: str, rng: random.Random) -> list[dict]:
     return written
 
 
-def run_child(mode: str, lake: Path, kill: tuple[str, float] | None, log) -> bool:
+def run_child(mode: str, lake: Path, kill: tuple[str, float] | None, log, kind: str = "txn") -> bool:
     """Run the child; SIGKILL its whole process group (Python and JVM) at ``kill``.
 
     ``("start", s)``: ``s`` seconds after Spark is up; ``("commit", s)``: ``s``
@@ -48,7 +48,7 @@ def run_child(mode: str, lake: Path, kill: tuple[str, float] | None, log) -> boo
     """
     ready = lake / "ready"
     ready.unlink(missing_ok=True)
-    args = [sys.executable, str(CHILD), mode, str(lake / "src"), str(lake / "out"), str(lake / "cp"), str(ready)]
+    args = [sys.executable, str(CHILD), mode, str(lake / "src"), str(lake / "out"), str(lake / "cp"), str(ready), kind]
     child = subprocess.Popen(args, stdout=log, stderr=log, start_new_session=True, env={**os.environ})
     try:
         while not ready.exists():
@@ -58,8 +58,8 @@ def run_child(mode: str, lake: Path, kill: tuple[str, float] | None, log) -> boo
         if kill is not None:
             when, seconds = kill
             if when == "commit":
-                version = target_version(lake)
-                while child.poll() is None and target_version(lake) == version:
+                version = target_version(lake, kind)
+                while child.poll() is None and target_version(lake, kind) == version:
                     time.sleep(0.01)
             try:
                 child.wait(timeout=seconds)
@@ -75,12 +75,15 @@ def run_child(mode: str, lake: Path, kill: tuple[str, float] | None, log) -> boo
             child.wait()
 
 
-def target_version(lake: Path) -> int:
+def target_version(lake: Path, kind: str = "txn") -> int:
+    if kind == "delta":
+        commits = [int(p.stem) for p in (lake / "out" / "_delta_log").glob("*.json")] if (lake / "out").is_dir() else []
+        return max(commits, default=-1)
     log = lake / "out" / "_txn_log.json"
     return json.loads(log.read_text())["version"] if log.is_file() else -1
 
 
-def crash_until_done(mode: str, lake: Path, seed: int) -> list[dict]:
+def crash_until_done(mode: str, lake: Path, seed: int, kind: str = "txn") -> list[dict]:
     rng = random.Random(seed)
     expected = source_files(lake / "src", mode, rng)
     kills = 0
@@ -89,9 +92,9 @@ def crash_until_done(mode: str, lake: Path, seed: int) -> list[dict]:
             if kills >= MIN_KILLS:
                 break
             kill = ("start", rng.uniform(0.0, 3.0)) if rng.random() < 0.4 else ("commit", rng.choice([0.0, rng.uniform(0.0, 0.4)]))
-            kills += run_child(mode, lake, kill, log)
+            kills += run_child(mode, lake, kill, log, kind)
         assert kills >= MIN_KILLS, f"only {kills} kills landed before the stream finished"
-        run_child(mode, lake, None, log)
+        run_child(mode, lake, None, log, kind)
     return expected
 
 
@@ -109,5 +112,20 @@ def test_streaming_upsert_survives_sigkill(tmp_lake):
     for row in expected:
         latest[row["id"]] = row  # seq increases through the files
     got = rows(tmp_lake / "out")
+    assert len(got) == len(latest)
+    assert {r["id"]: r for r in got} == latest
+
+
+@pytest.mark.slow
+def test_streaming_upsert_into_delta_survives_sigkill(tmp_lake):
+    """The same with the real thing: a Delta table on the embedded backend, checked with delta-rs."""
+    pytest.importorskip("lakeport_delta")
+    from deltalake import DeltaTable
+
+    expected = crash_until_done("upsert", tmp_lake, seed=11, kind="delta")
+    latest: dict[int, dict] = {}
+    for row in expected:
+        latest[row["id"]] = row
+    got = DeltaTable(str(tmp_lake / "out")).to_pyarrow_table().to_pylist()
     assert len(got) == len(latest)
     assert {r["id"]: r for r in got} == latest

@@ -14,7 +14,7 @@ from conftest import SCHEMA, write_json
 from txn_handle import TxnParquetHandle
 
 from lakeport.cli import main
-from lakeport.errors import ConfigError
+from lakeport.errors import ConfigError, TableNotFound
 from lakeport.etl import Orchestrator, SimpleLoader, StreamExtractor
 from lakeport.expectations import Expectation
 from lakeport.handles.files import FilesHandle
@@ -256,3 +256,47 @@ def test_save_needs_a_streaming_dataframe(spark, tmp_lake):
     with pytest.raises(StreamError, match="needs a streaming DataFrame"):
         loader.save(spark.range(3))
     shutil.rmtree(tmp_lake / "cp", ignore_errors=True)
+
+
+def test_sigterm_stops_lakeport_run_after_the_running_batch_and_the_next_run_resumes(spark, tmp_lake, lakeport_project):
+    """A real ``lakeport run`` process, stopped with SIGTERM as a scheduler would."""
+    import subprocess
+    import sys
+
+    lakeport_project((PROJECT % "processing_time").replace('trigger = "processing_time"',
+                                                          'trigger = "processing_time"\ntrigger_interval = "1 second"'))
+    orders = FilesHandle(str(tmp_lake / "orders"), table="Orders")
+
+    def written(expected_ids):
+        try:
+            return ids(orders) == expected_ids
+        except TableNotFound:  # the first batch is still being written
+            return False
+
+    def run_until(expected_ids, log_name):
+        log = open(tmp_lake / log_name, "w+")
+        child = subprocess.Popen(
+            [sys.executable, "-m", "lakeport.cli", "run", "mirror", "-c", str(tmp_lake / "lakeport.toml")],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "LAKEPORT_SPARK_LOG_LEVEL": "ERROR"},
+        )
+        try:
+            wait_for(lambda: written(expected_ids), seconds=180)
+            child.send_signal(signal.SIGTERM)
+            code = child.wait(timeout=120)
+        finally:
+            if child.poll() is None:
+                child.kill()
+        log.seek(0)
+        return code, log.read()
+
+    write_json(tmp_lake / "raw", "a", A)
+    code, out = run_until([1, 2], "first.log")
+    assert code == 130, out
+    assert "stopping after the running batch" in out and "stopped; the next start resumes" in out
+    assert "mirror: 1 batch, 3 rows in, 2 written, 1 dropped by has_name" in out
+
+    write_json(tmp_lake / "raw", "b", B)
+    code, out = run_until([1, 2, 4, 5], "second.log")
+    assert code == 130, out
+    assert "mirror: 1 batch, 2 rows in, 2 written" in out
+    assert ids(orders) == [1, 2, 4, 5]  # nothing written twice
