@@ -1,0 +1,263 @@
+"""``QueueHandle``: a ``queue.Queue`` or iterable in the driver as a streaming DataFrame.
+
+The handle owns a :class:`~lakeport_queue.feed.Feed` (the buffered, uncommitted
+rows, which outlive a query so a restart replays them) and, while a query runs,
+a :class:`~lakeport_queue.server.FeedServer` that serves the feed to Spark's
+Python workers on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from lakeport.errors import ConfigError
+from lakeport.handles.base import Handle, common_handle_kwargs
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
+
+    from lakeport.project import Project
+    from lakeport_queue.feed import Feed
+    from lakeport_queue.server import FeedServer
+
+log = logging.getLogger(__name__)
+
+#: how long a completed stream waits to learn which query reads it.
+COMPLETE_STOP_TIMEOUT = 30.0
+
+_positive = attrs.validators.optional(attrs.validators.gt(0))
+
+
+@attrs.frozen
+class QueueOptions:
+    """Keys of a ``kind = "queue"`` table besides the common ones (``schema`` is required)."""
+
+    #: ``"pkg.module:factory"``: a callable returning the queue.Queue or iterable to read.
+    source: str
+    #: rows per micro-batch at most (``None``: everything queued).
+    max_rows_per_trigger: int | None = attrs.field(default=None, validator=_positive)
+    #: an item equal to this string ends the stream (a queue is otherwise read until the query stops).
+    end_of_stream: str | None = None
+    #: uncommitted rows buffered in the driver before the queue is left to fill up.
+    max_buffered_rows: int = attrs.field(default=1_000_000, validator=attrs.validators.gt(0))
+
+
+class QueueHandle(Handle):
+    """Rows put on a queue (or yielded by an iterable) in the driver, read as a stream.
+
+    One query at a time reads a handle. Rows are trimmed once Spark commits them;
+    a query restarted in the same process (same checkpoint or a new one) gets the
+    uncommitted rows again.
+    """
+
+    kind = "queue"
+
+    def __init__(
+        self,
+        *,
+        source: Any,
+        max_rows_per_trigger: int | None = None,
+        end_of_stream: Any = None,
+        max_buffered_rows: int = 1_000_000,
+        **common: Any,
+    ) -> None:
+        from lakeport_queue.feed import NO_MARKER, check_source
+
+        super().__init__(**common)
+        if self.declared_schema is None:
+            raise ValueError(f"queue table {self.table!r} needs a schema (QueueHandle(schema=..., ...))")
+        if max_rows_per_trigger is not None and max_rows_per_trigger <= 0:
+            raise ValueError(f"queue table {self.table!r}: max_rows_per_trigger must be positive")
+        check_source(source)
+        self.source = source
+        self.max_rows_per_trigger = max_rows_per_trigger
+        self.end_of_stream = NO_MARKER if end_of_stream is None else end_of_stream
+        self.max_buffered_rows = max_buffered_rows
+        self._feed: Feed | None = None
+        self._servers: dict[str, FeedServer] = {}
+        self._lock = threading.RLock()
+
+    @classmethod
+    def from_config(cls, project: Project, table: str) -> QueueHandle:
+        from lakeport.etl.pipelines import import_callable
+
+        spec = project.table(table)
+        opts: QueueOptions = project.table_options(table)
+        if not spec.schema:
+            raise ConfigError(f'tables.{table}.schema: kind "queue" needs a schema', source=project.source)
+        where = f"tables.{table}.source"
+        factory = import_callable(opts.source, where=where, source=project.source, root=project.root)
+        try:
+            source = factory()
+        except Exception as exc:  # noqa: BLE001 - reported with the key that named the factory
+            raise ConfigError(f"{where}: {opts.source} raised {type(exc).__name__}: {exc}",
+                              source=project.source) from exc
+        try:
+            return cls(
+                source=source,
+                max_rows_per_trigger=opts.max_rows_per_trigger,
+                end_of_stream=opts.end_of_stream,
+                max_buffered_rows=opts.max_buffered_rows,
+                **common_handle_kwargs(project, table),
+            )
+        except TypeError as exc:
+            raise ConfigError(f"{where}: {opts.source} returned an unusable source: {exc}",
+                              source=project.source) from None
+
+    # -- lifecycle ------------------------------------------------------------------------
+    @property
+    def feed(self) -> Feed:
+        """The buffered rows; created on first use."""
+        if self._feed is None:
+            from lakeport_queue.feed import Feed
+
+            schema = self.declared_struct()
+            assert schema is not None  # checked in __init__
+            self._feed = Feed(self.source, schema, table=self.table, end_of_stream=self.end_of_stream,
+                              max_buffered_rows=self.max_buffered_rows)
+        return self._feed
+
+    @property
+    def server(self) -> FeedServer | None:
+        """The server of the latest ``read_stream()``, while it runs."""
+        servers = list(self._servers.values())
+        return servers[-1] if servers else None
+
+    def close(self) -> None:
+        """Stop every server and the drainer; buffered rows stay for a later ``read_stream()``."""
+        with self._lock:
+            servers, self._servers = list(self._servers.values()), {}
+        for server in servers:
+            self._stop_server(server)
+        if self._feed is not None:
+            self._feed.stop()
+
+    def __enter__(self) -> QueueHandle:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def _serve(self, spark: SparkSession) -> FeedServer:
+        """A new server (port, key, id) for the query about to start; the drainer runs while any does."""
+        from lakeport_queue import tracking
+        from lakeport_queue.server import FeedServer
+
+        with self._lock:  # one query at a time: a new DataFrame replaces those whose server is suspended
+            retired = [s for s in self._servers.values() if not s.running]
+            for old in retired:
+                del self._servers[old.id]
+        for old in retired:
+            self._stop_server(old)
+        server = FeedServer(self.feed, on_complete=lambda: self._complete(server, spark),
+                            on_stop_request=lambda: self._server_done(server.id))
+        server.start()
+        with self._lock:
+            self._servers[server.id] = server
+        tracking.track(spark, server.id, self)
+        self.feed.start()
+        return server
+
+    def _server_done(self, server_id: str) -> None:
+        """The query reading ``server_id`` stopped: stop its server, and the drainer if it was the last."""
+        with self._lock:
+            server = self._servers.pop(server_id, None)
+        if server is None:
+            return
+        log.info("queue table %r: its query stopped; stopping server %s", self.table, server_id)
+        self._stop_server(server)
+        self._stop_drainer_if_unserved()
+
+    def _server_suspend(self, server_id: str) -> None:
+        """No query can be reading ``server_id`` now: close its port and thread, keep it to resume."""
+        with self._lock:
+            server = self._servers.get(server_id)
+            if server is None or not server.running:
+                return
+            log.info("queue table %r: no running query reads server %s; suspending it", self.table, server_id)
+            server.stop()
+        self._stop_drainer_if_unserved()
+
+    def _server_resume(self, server_id: str) -> None:
+        """A query started that may read the suspended ``server_id``: serve it again, on its port."""
+        with self._lock:
+            server = self._servers.get(server_id)
+            if server is None or server.running:
+                return
+            try:
+                server.start()
+            except OSError as exc:
+                log.warning("queue table %r: cannot serve again on port %d (%s); a query started from the "
+                            "DataFrame of that server will fail: call handle.read_stream() again",
+                            self.table, server.port, exc)
+                return
+            self.feed.start()
+
+    def _stop_drainer_if_unserved(self) -> None:
+        with self._lock:
+            if self._feed is not None and not any(s.running for s in self._servers.values()):
+                self._feed.stop()
+
+    @staticmethod
+    def _stop_server(server: FeedServer) -> None:
+        from lakeport_queue import tracking
+
+        server.stop()
+        tracking.forget(server.id)
+
+    def _complete(self, server: FeedServer, spark: SparkSession) -> None:
+        """The stream ended and was read: stop the query (from another thread, never the caller's)."""
+        from lakeport_queue import tracking
+
+        def stop() -> None:
+            deadline = time.monotonic() + COMPLETE_STOP_TIMEOUT
+            while time.monotonic() < deadline and server.running:
+                for query_id in tracking.queries_of(server.id):
+                    query = spark.streams.get(query_id)
+                    if query is not None and query.isActive:
+                        log.info("queue table %r: stream complete, stopping query %s", self.table, query_id)
+                        query.stop()
+                        self._server_done(server.id)
+                        return
+                time.sleep(0.2)
+
+        threading.Thread(target=stop, name="lakeport-queue-complete", daemon=True).start()
+
+    # -- operations -----------------------------------------------------------------------
+    def _schema(self) -> StructType:
+        schema = self.declared_struct()
+        assert schema is not None
+        return schema
+
+    def _read_stream(self, **options: Any) -> DataFrame:
+        from lakeport_queue.source import KEY_OPTION, NAME, QueueDataSource
+
+        spark = self.spark
+        _register(spark, QueueDataSource)
+        server = self._serve(spark)
+        reader = (
+            spark.readStream.format(NAME)
+            .schema(self._schema())
+            .option("port", str(server.address[1]))
+            .option(KEY_OPTION, server.key)
+            .option("table", self.table)
+        )
+        if self.max_rows_per_trigger:
+            reader = reader.option("max_rows_per_trigger", str(self.max_rows_per_trigger))
+        return reader.options(**{k: str(v) for k, v in options.items()}).load()
+
+
+_registered: set[int] = set()
+
+
+def _register(spark: SparkSession, data_source: type) -> None:
+    if id(spark) not in _registered:
+        spark.dataSource.register(data_source)
+        _registered.add(id(spark))
+

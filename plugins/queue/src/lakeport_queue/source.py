@@ -1,0 +1,163 @@
+"""The Spark Python streaming data source ``lakeport_queue``.
+
+Runs in Spark's Python processes (the source runner that plans micro-batches,
+and the executor workers that read partitions), never in the driver's process,
+so every call goes to the driver's :class:`~lakeport_queue.server.FeedServer`.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+from typing import Any, Iterator
+
+from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
+from pyspark.sql.types import StructType
+
+try:  # pyspark >= 4.1
+    from pyspark.sql.streaming.datasource import ReadMaxRows, SupportsTriggerAvailableNow
+except ImportError:  # pragma: no cover - older pyspark: no admission control, no available-now
+    ReadMaxRows = None  # type: ignore[assignment,misc]
+    SupportsTriggerAvailableNow = object  # type: ignore[assignment,misc]
+
+from lakeport_queue.server import HOST, KEY_HEADER
+
+log = logging.getLogger(__name__)
+
+NAME = "lakeport_queue"
+#: Spark redacts option values whose key matches ``spark.redaction.regex`` (``...token...``).
+KEY_OPTION = "auth_token"
+
+
+class QueueSourceError(RuntimeError):
+    """The driver's queue server refused or failed a request."""
+
+
+class QueueClient:
+    """A kept-alive HTTP connection to the driver's feed server."""
+
+    def __init__(self, port: int, key: str, table: str) -> None:
+        self.port, self.key, self.table = port, key, table
+        self._conn: http.client.HTTPConnection | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"port": self.port, "key": self.key, "table": self.table, "_conn": None}
+
+    def call(self, path: str, method: str = "GET", timeout: float = 120.0) -> Any:
+        for attempt in (1, 2):
+            if self._conn is None:
+                self._conn = http.client.HTTPConnection(HOST, self.port, timeout=timeout)
+            try:
+                self._conn.request(method, path, headers={KEY_HEADER: self.key, "Content-Length": "0"})
+                response = self._conn.getresponse()
+                body = response.read()
+                break
+            except ConnectionRefusedError:
+                raise QueueSourceError(
+                    f"queue table {self.table!r}: the queue server on {HOST}:{self.port} is gone (its query or "
+                    "handle was stopped); call handle.read_stream() again to start a new query"
+                ) from None
+            except (http.client.HTTPException, ConnectionError):
+                self.close()  # a kept-alive connection the server closed: retry once on a new one
+                if attempt == 2:
+                    raise
+        if response.status != 200:
+            try:
+                message = json.loads(body).get("error", body.decode(errors="replace"))
+            except ValueError:
+                message = body.decode(errors="replace")
+            raise QueueSourceError(f"queue server refused {path} (HTTP {response.status}): {message}")
+        if response.getheader("Content-Type", "").startswith("application/json"):
+            return json.loads(body)
+        return body
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class QueueDataSource(DataSource):
+    """``spark.readStream.format("lakeport_queue")``; built by ``QueueHandle.read_stream()``."""
+
+    @classmethod
+    def name(cls) -> str:
+        return NAME
+
+    def schema(self) -> str:
+        raise QueueSourceError("the lakeport_queue source needs .schema(...); use QueueHandle.read_stream()")
+
+    def streamReader(self, schema: StructType) -> DataSourceStreamReader:  # noqa: N802 - pyspark API
+        return QueueStreamReader(self.options, schema)
+
+
+class QueuePartition(InputPartition):
+    def __init__(self, start: int, end: int) -> None:
+        super().__init__((start, end))
+        self.start, self.end = start, end
+
+
+class QueueStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
+    """Offsets ``{"position": n}``; every decision is the driver's."""
+
+    def __init__(self, options: Any, schema: StructType) -> None:
+        for required in ("port", KEY_OPTION):
+            if required not in options:
+                raise QueueSourceError(f"the lakeport_queue source needs option {required!r}; use QueueHandle.read_stream()")
+        self.table = options.get("table", "<unnamed>")
+        self.client = QueueClient(int(options["port"]), options[KEY_OPTION], self.table)
+        self.max_rows_per_trigger = int(options["max_rows_per_trigger"]) if options.get("max_rows_per_trigger") else None
+        self.num_partitions = max(1, int(options.get("num_partitions", "1")))
+        self.min_rows_per_partition = max(1, int(options.get("min_rows_per_partition", "20000")))
+
+    def initialOffset(self) -> dict:  # noqa: N802 - pyspark API
+        return self.client.call("/initial")
+
+    def getDefaultReadLimit(self) -> Any:  # noqa: N802
+        if self.max_rows_per_trigger and ReadMaxRows is not None:
+            return ReadMaxRows(self.max_rows_per_trigger)
+        return super().getDefaultReadLimit()
+
+    def latestOffset(self, start: dict | None = None, limit: Any = None) -> dict:  # noqa: N802
+        query = []
+        if start is not None:
+            query.append(f"start={int(start['position'])}")
+            max_rows = getattr(limit, "max_rows", None)
+            if max_rows is not None:
+                query.append(f"max_rows={int(max_rows)}")
+        offset = self.client.call("/latest" + ("?" + "&".join(query) if query else ""))
+        return start if offset is None else offset  # unchanged start: no new micro-batch
+
+    def prepareForTriggerAvailableNow(self) -> None:  # noqa: N802
+        self.client.call("/prepare", "POST", timeout=600)
+
+    def partitions(self, start: dict, end: dict) -> list[InputPartition]:
+        first, last = int(start["position"]), int(end["position"])
+        total = last - first
+        if total <= 0:
+            return []
+        count = max(1, min(self.num_partitions, total // self.min_rows_per_partition))
+        bounds = [first + total * i // count for i in range(count + 1)]
+        return [QueuePartition(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
+
+    def read(self, partition: QueuePartition) -> Iterator[Any]:  # type: ignore[override]
+        import pyarrow as pa
+
+        client = QueueClient(self.client.port, self.client.key, self.table)
+        try:
+            body = client.call(f"/rows?start={partition.start}&end={partition.end}")
+        finally:
+            client.close()
+        yield from pa.ipc.open_stream(body)
+
+    def commit(self, end: dict) -> None:
+        self.client.call(f"/commit?end={int(end['position'])}", "POST")
+
+    def stop(self) -> None:
+        """The query ended: let the driver stop the server (it may already be gone)."""
+        try:
+            self.client.call("/stop", "POST", timeout=10)
+        except (QueueSourceError, OSError) as exc:
+            log.debug("queue table %r: stop request not delivered: %s", self.table, exc)
+        self.client.close()
