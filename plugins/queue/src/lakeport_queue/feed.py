@@ -12,6 +12,7 @@ import collections
 import dataclasses
 import logging
 import queue as queue_module
+import secrets
 import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
@@ -153,6 +154,11 @@ class Feed:
         self._drainer: threading.Thread | None = None
         self._stopping = threading.Event()
         self._available_now_target: int | None = None
+        #: names this feed in offsets, so a checkpoint from an earlier feed is recognised.
+        self.id = secrets.token_hex(6)
+        #: feeds whose checkpointed positions this one continues (see ``align``).
+        self._aligned_with: set[str] = set()
+        self._used = False  # positions were handed to a query
 
     # -- the drainer thread -------------------------------------------------------------
     def start(self) -> None:
@@ -362,6 +368,7 @@ class Feed:
     def latest(self, start: int | None, max_rows: int | None) -> int:
         """The end offset of the next micro-batch (``start`` when nothing new)."""
         self.seal()
+        self._used = True
         end = self._end
         if self._available_now_target is not None:
             end = min(end, self._available_now_target)
@@ -432,6 +439,35 @@ class Feed:
     def replay_from(self) -> int:
         """Where a new query starts: the first row not committed yet."""
         return self._base
+
+    def knows(self, feed_id: str | None) -> bool:
+        """Whether positions from ``feed_id``'s offsets are this feed's positions."""
+        return feed_id == self.id or feed_id in self._aligned_with
+
+    def align(self, feed_id: str | None, position: int) -> bool:
+        """Make positions of a checkpoint written for another feed (``feed_id``) valid here.
+
+        A queue lives in one process, so a checkpoint outlives its feed: the next
+        run's query resumes at ``position`` of a feed that is gone. This feed's first
+        row then takes that position. Returns False when positions were already
+        handed out (another query's checkpoint: refused by the caller).
+        """
+        if self.knows(feed_id):
+            self._used = True
+            return True
+        with self._state:
+            if self._used:
+                return False
+            shift = position - self._base
+            self._chunks = [(first + shift, batch) for first, batch in self._chunks]
+            self._base += shift
+            self._end += shift
+            if self._available_now_target is not None:
+                self._available_now_target += shift
+            self._aligned_with.add(feed_id or "")
+            self._used = True
+        log.info("queue table %r: continuing a checkpoint from an earlier run at position %d", self.table, position)
+        return True
 
 
 class _NeverRaised(Exception):

@@ -189,7 +189,17 @@ class FeedServer:
 
     # -- routes ---------------------------------------------------------------------------
     def _offset(self, position: int) -> dict[str, Any]:
-        return {"position": position, "server": self.id}
+        return {"position": position, "server": self.id, "feed": self.feed.id}
+
+    def _align(self, args: dict[str, str], position: int) -> None:
+        """Positions from a checkpoint written for another feed: continue them, or refuse."""
+        from lakeport_queue.feed import FeedClosed
+
+        if not self.feed.align(args.get("feed"), position):
+            raise FeedClosed(
+                f"queue table {self.feed.table!r}: the checkpoint holds positions of another queue that this one "
+                "already served from its own; give this query its own checkpoint_path"
+            )
 
     def _initial(self, args: dict[str, str]) -> dict[str, Any]:
         return self._offset(self.feed.replay_from())
@@ -197,6 +207,8 @@ class FeedServer:
     def _latest(self, args: dict[str, str]) -> dict[str, Any] | None:
         start = int(args["start"]) if "start" in args else None
         max_rows = int(args["max_rows"]) if "max_rows" in args else None
+        if start is not None:
+            self._align(args, start)
         position = self.feed.latest(start, max_rows)
         if start is not None and position == start:
             if self.feed.complete(start) and not self._completed:
@@ -210,7 +222,17 @@ class FeedServer:
     def _rows(self, args: dict[str, str]) -> bytes:
         import pyarrow as pa
 
-        batches = self.feed.rows(int(args["start"]), int(args["end"]))
+        start, end = int(args["start"]), int(args["end"])
+        feed_id = args.get("feed")
+        if feed_id != self.feed.id:  # a batch planned by an earlier run, replayed after a restart
+            if not self.feed.knows(feed_id):
+                self._align(args, end)
+                log.warning("queue table %r: rows from position %d of a batch planned by an earlier run are gone "
+                            "with its process (a queue is not durable); the stream goes on with the new queue",
+                            self.feed.table, start)
+            if end <= self.feed.committed:
+                start = end
+        batches = self.feed.rows(start, end)
         table = pa.Table.from_batches(batches, schema=self.feed.arrow_schema).combine_chunks()
         sink = pa.BufferOutputStream()
         with pa.ipc.new_stream(sink, self.feed.arrow_schema) as writer:

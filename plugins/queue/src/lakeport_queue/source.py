@@ -93,9 +93,9 @@ class QueueDataSource(DataSource):
 
 
 class QueuePartition(InputPartition):
-    def __init__(self, start: int, end: int) -> None:
+    def __init__(self, start: int, end: int, feed: str = "") -> None:
         super().__init__((start, end))
-        self.start, self.end = start, end
+        self.start, self.end, self.feed = start, end, feed
 
 
 class QueueStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
@@ -122,7 +122,7 @@ class QueueStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     def latestOffset(self, start: dict | None = None, limit: Any = None) -> dict:  # noqa: N802
         query = []
         if start is not None:
-            query.append(f"start={int(start['position'])}")
+            query.append(f"start={int(start['position'])}&feed={start.get('feed', '')}")
             max_rows = getattr(limit, "max_rows", None)
             if max_rows is not None:
                 query.append(f"max_rows={int(max_rows)}")
@@ -139,14 +139,15 @@ class QueueStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             return []
         count = max(1, min(self.num_partitions, total // self.min_rows_per_partition))
         bounds = [first + total * i // count for i in range(count + 1)]
-        return [QueuePartition(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
+        feed = end.get("feed", "")
+        return [QueuePartition(lo, hi, feed) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
 
     def read(self, partition: QueuePartition) -> Iterator[Any]:  # type: ignore[override]
         import pyarrow as pa
 
         client = QueueClient(self.client.port, self.client.key, self.table)
         try:
-            body = client.call(f"/rows?start={partition.start}&end={partition.end}")
+            body = client.call(f"/rows?start={partition.start}&end={partition.end}&feed={partition.feed}")
         finally:
             client.close()
         yield from pa.ipc.open_stream(body)

@@ -37,8 +37,11 @@ _lock = threading.Lock()
 _owners: weakref.WeakValueDictionary[str, QueueHandle] = weakref.WeakValueDictionary()
 #: server id -> the session (by id) whose queries may read it.
 _session_of: dict[str, int] = {}
-#: query id -> server ids it is known to read, learnt from progress events.
+#: query run id -> server ids it is known to read, learnt from progress events. Runs, not
+#: queries: a query restarted from its checkpoint keeps its id, and events come late.
 _claims: dict[str, set[str]] = {}
+#: query run id -> query id (what ``spark.streams.get`` takes).
+_query_ids: dict[str, str] = {}
 #: unclaimed server id -> active queries that started while it was unclaimed.
 _candidates: dict[str, set[str]] = {}
 #: sessions (by id) that have our listener.
@@ -71,7 +74,7 @@ def forget(server_id: str) -> None:
 def queries_of(server_id: str) -> list[str]:
     """Ids of the queries seen reading ``server_id``."""
     with _lock:
-        return [q for q, servers in _claims.items() if server_id in servers]
+        return [_query_ids.get(run, run) for run, servers in _claims.items() if server_id in servers]
 
 
 def candidates_of(server_id: str) -> set[str]:
@@ -118,7 +121,7 @@ def _make_listener(session: int) -> Any:
         """Maps queries to queue servers; stops a server when no query can be reading it."""
 
         def onQueryStarted(self, event: Any) -> None:  # noqa: N802 - pyspark API
-            query_id = str(event.id)
+            query_id = str(event.runId)  # a restarted query keeps its id; each run has its own runId
             with _lock:
                 waiting = [sid for sid, s in _session_of.items() if s == session and sid in _candidates]
                 for server_id in waiting:
@@ -128,7 +131,9 @@ def _make_listener(session: int) -> Any:
                 handle._server_resume(server_id)  # noqa: SLF001 - the handle's own callback
 
         def onQueryProgress(self, event: Any) -> None:  # noqa: N802
-            query_id = str(event.progress.id)
+            query_id = str(event.progress.runId)
+            with _lock:
+                _query_ids[query_id] = str(event.progress.id)
             found, complete = _offsets(event.progress)
             with _lock:
                 for server_id in found:
@@ -145,9 +150,10 @@ def _make_listener(session: int) -> Any:
             pass
 
         def onQueryTerminated(self, event: Any) -> None:  # noqa: N802
-            query_id = str(event.id)
+            query_id = str(event.runId)  # a restarted query keeps its id; each run has its own runId
             with _lock:
                 claimed = _claims.pop(query_id, set())
+                _query_ids.pop(query_id, None)
                 done = [(h, sid) for sid in claimed if (h := _owners.get(sid)) is not None]
                 idle = _drop_candidate(query_id)
             for handle, server_id in done:
