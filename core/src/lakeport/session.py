@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING, Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Iterator, Mapping
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -57,13 +58,30 @@ def get_or_create_session(conf: Mapping[str, str] | None = None) -> SparkSession
     return spark
 
 
-def activate(spark: SparkSession) -> None:
-    """Make ``spark`` the active session of this thread (foreachBatch runs in another thread)."""
+@contextmanager
+def active_session(spark: SparkSession) -> Iterator[None]:
+    """Make ``spark`` the active session of this thread for the block, then restore the previous one.
+
+    foreachBatch runs each batch in another thread with a cloned session; handles
+    called there must use it. PySpark keeps its active session in a class
+    attribute shared by all threads, so leaving the clone there would leak it into
+    the caller's code after the stream (its listeners and queries live elsewhere).
+    """
     from pyspark.sql import SparkSession
 
-    if SparkSession.getActiveSession() is not spark:
-        try:
-            SparkSession._activeSession = spark  # type: ignore[attr-defined]
-            spark._jvm.SparkSession.setActiveSession(spark._jsparkSession)  # type: ignore[attr-defined]
-        except AttributeError:  # Spark Connect: sessions are not thread bound
-            pass
+    jvm, jsession = getattr(spark, "_jvm", None), getattr(spark, "_jsparkSession", None)
+    if jvm is None or jsession is None:  # Spark Connect: sessions are not thread bound
+        yield
+        return
+    jclass = jvm.SparkSession
+    previous, previous_jvm = SparkSession._activeSession, jclass.getActiveSession()  # type: ignore[attr-defined]
+    SparkSession._activeSession = spark  # type: ignore[attr-defined]
+    jclass.setActiveSession(jsession)
+    try:
+        yield
+    finally:
+        SparkSession._activeSession = previous  # type: ignore[attr-defined]
+        if previous_jvm.isDefined():
+            jclass.setActiveSession(previous_jvm.get())
+        else:
+            jclass.clearActiveSession()

@@ -249,17 +249,17 @@ class StreamLoader(Loader):
 
     # -- one micro-batch ----------------------------------------------------------------
     def _process_batch(self, batch_df: DataFrame, batch_id: int) -> None:
-        from lakeport.session import activate
+        from lakeport.session import active_session
 
         self._in_batch.set()
         started = time.monotonic()
         try:
-            activate(batch_df.sparkSession)
-            if isinstance(self.loader, SimpleLoader):
-                result = self._write(batch_df, batch_id)
-            else:
-                self.loader.save(batch_df)
-                result = None
+            with active_session(batch_df.sparkSession):
+                if isinstance(self.loader, SimpleLoader):
+                    result = self._write(batch_df, batch_id)
+                else:
+                    self.loader.save(batch_df)
+                    result = None
         except BaseException as exc:
             self._batch_error = exc
             log.error("%s: batch %d failed: %s", self.name, batch_id, exc)
