@@ -1,8 +1,8 @@
 """StreamLoader vs hand-written ``writeStream.foreachBatch``: the same upsert stream, the same handle.
 
 Both sides dedupe each batch on the key (latest by ``seq``) and write it with the
-handle's idempotent upsert (``txn=(app_id, batch_id)``); the target is the
-foreachBatch tests' mini-Delta handle, so only the loader's overhead differs.
+handle's idempotent upsert (``txn=(app_id, batch_id)``) into a Delta table on the
+embedded backend, so only the loader's overhead differs.
 Goal: ratio (StreamLoader / hand-written) at most 1.05.
 """
 
@@ -16,9 +16,6 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "plugins" / "foreachbatch" / "tests"))
 
 FILES, ROWS, KEYS, ROUNDS = 8, 5000, 2000, 3
 
@@ -36,14 +33,18 @@ def make_source(folder: Path) -> None:
         os.utime(path, (1_700_000_000 + index,) * 2)
 
 
-def with_stream_loader(spark, source, target: Path, checkpoint: Path) -> float:
-    from txn_handle import TxnParquetHandle
+def delta(target: Path):
+    from lakeport_delta import DeltaHandle
 
+    return DeltaHandle(location=str(target), backend="embedded", table="bench_target")
+
+
+def with_stream_loader(spark, source, target: Path, checkpoint: Path) -> float:
     from lakeport.etl import Orchestrator, SimpleLoader, StreamExtractor
     from lakeport_foreachbatch import StreamLoader
 
     loader = StreamLoader(
-        SimpleLoader(TxnParquetHandle(target), mode="upsert", keys=["id"], sequence_by="seq"),
+        SimpleLoader(delta(target), mode="upsert", keys=["id"], sequence_by="seq"),
         checkpoint_path=str(checkpoint),
         await_termination=True,
     )
@@ -55,9 +56,8 @@ def with_stream_loader(spark, source, target: Path, checkpoint: Path) -> float:
 def by_hand(spark, source, target: Path, checkpoint: Path) -> float:
     from pyspark.sql import Window
     from pyspark.sql import functions as F
-    from txn_handle import TxnParquetHandle
 
-    handle = TxnParquetHandle(target)
+    handle = delta(target)
     app_id = str(uuid.uuid4())
 
     def write(batch_df, batch_id):
