@@ -31,7 +31,8 @@ def run_demo() -> int:
 
 
 def show_table(project_file: Path) -> int:
-    """What landed, read with delta-rs to show it is a plain Delta table."""
+    """What landed, from the Delta log with delta-rs: it is a plain Delta table."""
+    import pyarrow as pa
     from deltalake import DeltaTable
 
     from lakeport import Project
@@ -39,10 +40,11 @@ def show_table(project_file: Path) -> int:
     project = Project.from_file(project_file)
     path = project.handle("people").path
     table = DeltaTable(path)
-    rows = table.to_pyarrow_table()
-    ages = rows.column("age").to_pylist()
-    print(f"Delta table {project.get('people')} at {path}: version {table.version()}, {rows.num_rows} rows, "
-          f"ages {min(ages)}..{max(ages)}")
+    files = pa.table(table.get_add_actions(flatten=True)).to_pylist()
+    rows = sum(f["num_records"] for f in files)
+    youngest, oldest = min(f["min.age"] for f in files), max(f["max.age"] for f in files)
+    print(f"Delta table {project.get('people')} at {path}: version {table.version()}, {rows} rows, "
+          f"ages {youngest}..{oldest}")
     return 0
 
 
