@@ -35,6 +35,9 @@ class WriteResult:
     rows_written: int | None = None
     #: per-rule counts when the table has expectations (``ExpectationResults``).
     expectations: Any = None
+    #: what the kind's writer counted from a rule mask (``lakeport.expectations.mask.RuleCounts``),
+    #: when the write was given ``rule_mask=``; the expectations plugin turns it into ``expectations``.
+    rule_counts: Any = None
     details: dict[str, Any] = attrs.field(factory=dict)
 
 

@@ -25,8 +25,10 @@ def lakeport_before_write(write: WriteContext) -> None:
     engine = ExpectationEngine(handle.expectations, table=handle.table)
     quarantine_target = _quarantine_target(handle) if any(r.action == "quarantine" for r in engine.rules) else None
     source = write.df
-    prepared = engine.prepare(source)
+    prepared = engine.prepare(source, rule_mask=handle.counts_rule_mask(write.mode))
     write.df = prepared.df
+    if prepared.rule_mask is not None:  # the handle's writer filters and counts; see lakeport.expectations.mask
+        write.options["rule_mask"] = prepared.rule_mask
 
     def explain_failure(exc: BaseException) -> None:
         failure = engine.failure(source, exc)
@@ -36,7 +38,9 @@ def lakeport_before_write(write: WriteContext) -> None:
     def record(result: WriteResult) -> None:
         if result.skipped:  # a replayed idempotent write never ran the plan
             return
-        results = prepared.results(mode=write.mode, batch_id=write.batch_id, version=result.version)
+        results = prepared.results(
+            mode=write.mode, batch_id=write.batch_id, version=result.version, counts=result.rule_counts
+        )
         result.expectations = results
         if quarantine_target is not None and results.rows_quarantined:
             quarantine_target.append(engine.quarantined_rows(source))

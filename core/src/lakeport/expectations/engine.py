@@ -1,8 +1,10 @@
 """Evaluate every rule of a write in the write's own pass over the data.
 
-Per-rule failure counts come from ``DataFrame.observe`` on the written plan,
-so counting costs no extra Spark job. ``fail`` rules abort the write job
-itself through ``raise_error``; only then are failing rows counted and sampled.
+Per-rule failure counts come either from ``DataFrame.observe`` on the written
+plan, or, for a handle whose writer counts a rule mask itself
+(:mod:`lakeport.expectations.mask`), from that writer; neither costs an extra
+Spark job. ``fail`` rules abort the write job itself through ``raise_error``;
+only then are failing rows counted and sampled.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any, Iterable
 
-from lakeport.errors import ConfigError, ExpectationFailed
+from lakeport.errors import ConfigError, ExpectationFailed, LakeportError
 from lakeport.expectations import BUILTIN_ACTIONS, Expectation, ExpectationResults, RuleResult
+from lakeport.expectations.mask import MASK_COLUMN, MAX_MASK_RULES, RuleCounts, RuleMask
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -66,54 +69,106 @@ class ExpectationEngine:
 
         return F.coalesce(F.expr(rule.constraint).cast("boolean"), F.lit(False))
 
-    def _validate(self, df: DataFrame) -> None:
+    @staticmethod
+    def _ok_sql(rule: Expectation) -> str:
+        """SQL of ``_ok``; the constraint on lines of its own, so a trailing ``--`` comment stays inside."""
+        return f"coalesce(CAST((\n{rule.constraint}\n) AS BOOLEAN), false)"
+
+    def _flagged(self, df: DataFrame) -> tuple[DataFrame, list[str]]:
+        """``df`` plus one boolean column per rule (true: the row passes it).
+
+        One ``selectExpr`` parses and analyses every rule at once: the Column API
+        costs a Py4J round trip per call, hundreds for 20 rules, on every write.
+        """
+        flags = [f"__lakeport_ok_{index}" for index in range(len(self.rules))]
+        checks = [f"{self._ok_sql(rule)} AS {flag}" for rule, flag in zip(self.rules, flags, strict=True)]
         try:
-            df.select(*[self._ok(r) for r in self.rules]).schema  # noqa: B018 - analysis only, no job
+            flagged = df.selectExpr("*", *checks)
+            flagged.schema  # noqa: B018 - analysis only, no job (Spark Connect analyses lazily)
         except Exception:  # noqa: BLE001 - find and name the rule at fault
             check_constraints(self.rules, df.schema, table=self.table, spark=df.sparkSession)
             raise
+        return flagged, flags
 
-    def prepare(self, df: DataFrame) -> PreparedWrite:
-        """The DataFrame to write (rules applied) and how to read the counts afterwards.
-
-        Each rule is evaluated once per row into a hidden boolean column; the
-        metrics, the filter and the fail guard all read those columns.
-        """
-        from pyspark.sql import Observation
+    def _fail_message(self, rule: Expectation) -> Column:
         from pyspark.sql import functions as F
 
-        self._validate(df)
-        flags = [f"__lakeport_ok_{index}" for index in range(len(self.rules))]
-        flagged = df.select("*", *[self._ok(rule).alias(flag) for rule, flag in zip(self.rules, flags, strict=True)])
+        return F.lit(
+            f"{FAIL_MARKER}[{rule.name}] expectation {rule.name!r} ({rule.constraint}) failed on table {self.table!r}"
+        )
 
-        def all_ok(action: str) -> Column:
-            ok = F.lit(True)
-            for rule, flag in zip(self.rules, flags, strict=True):
-                if rule.action == action:
-                    ok = ok & F.col(flag)
-            return ok
-
-        observation = Observation()
-        metrics = [F.count(F.lit(1)).alias("__rows")]
-        # count_if is about twice as cheap as sum(when(...)) in CollectMetrics, which is not code-generated
-        metrics += [F.count_if(~F.col(flag)).alias(f"__r{i}") for i, flag in enumerate(flags)]
-        # quarantine wins over drop: a row failing both is kept, in quarantine
-        quarantine_ok, drop_ok = all_ok("quarantine"), all_ok("drop")
-        metrics.append(F.count_if(~quarantine_ok).alias("__quarantined"))
-        metrics.append(F.count_if(quarantine_ok & ~drop_ok).alias("__dropped"))
-        observed = flagged.observe(observation, *metrics)
+    def _guarded(self, flags: list[str], otherwise: Column) -> Column:
+        """``otherwise``, except that a row failing a ``fail`` rule raises that rule's error in the job."""
+        from pyspark.sql import functions as F
 
         guard = None
         for rule, flag in zip(self.rules, flags, strict=True):
             if rule.action == "fail":
-                message = F.lit(
-                    f"{FAIL_MARKER}[{rule.name}] expectation {rule.name!r} ({rule.constraint}) failed on table {self.table!r}"
-                )
-                guard = (guard if guard is not None else F).when(~F.col(flag), F.raise_error(message))
-        keep = quarantine_ok & drop_ok
-        condition = keep if guard is None else guard.otherwise(keep)
-        written = observed.filter(condition).drop(*flags)
-        return PreparedWrite(self, df, written, observation)
+                guard = (guard if guard is not None else F).when(~F.col(flag), F.raise_error(self._fail_message(rule)))
+        return otherwise if guard is None else guard.otherwise(otherwise)
+
+    def _all_ok(self, flags: list[str], action: str) -> str:
+        """SQL: the row passes every rule with ``action``."""
+        passed = [flag for rule, flag in zip(self.rules, flags, strict=True) if rule.action == action]
+        return " AND ".join(passed) if passed else "true"
+
+    def prepare(self, df: DataFrame, *, rule_mask: bool = False) -> PreparedWrite:
+        """The DataFrame to write (rules applied) and how to read the counts afterwards.
+
+        Each rule is evaluated once per row into a hidden boolean column, which
+        the counting, the filter and the fail guard read. With
+        ``rule_mask=True`` (the handle's writer counts a rule mask) and at most
+        :data:`~lakeport.expectations.mask.MAX_MASK_RULES` rules, the DataFrame
+        keeps every row plus the mask column and ``PreparedWrite.rule_mask``
+        says what its bits mean; otherwise rules are counted with ``observe``
+        and failing rows filtered here.
+        """
+        flagged, flags = self._flagged(df)
+        if rule_mask and len(self.rules) <= MAX_MASK_RULES and MASK_COLUMN not in flagged.columns:
+            return self._prepare_masked(df, flagged, flags)
+        if rule_mask:
+            log.debug("%s: %d rules: counting with observe instead of a rule mask", self.table, len(self.rules))
+        return self._prepare_observed(df, flagged, flags)
+
+    def _prepare_masked(self, source: DataFrame, flagged: DataFrame, flags: list[str]) -> PreparedWrite:
+        """One BIGINT column: bit ``i`` set when rule ``i`` failed.
+
+        ``fail`` rules get no bit: a row failing one aborts the job, so their
+        count in a committed write is 0.
+        """
+        from pyspark.sql import functions as F
+
+        terms, drop_bits, quarantine_bits = [], 0, 0
+        for index, (rule, flag) in enumerate(zip(self.rules, flags, strict=True)):
+            if rule.action == "fail":
+                continue
+            terms.append(f"IF({flag}, 0L, {1 << index}L)")
+            if rule.action == "drop":
+                drop_bits |= 1 << index
+            elif rule.action == "quarantine":
+                quarantine_bits |= 1 << index
+        mask = self._guarded(flags, F.expr(" + ".join(terms) if terms else "0L"))
+        written = flagged.withColumn(MASK_COLUMN, mask).drop(*flags)
+        described = RuleMask(MASK_COLUMN, len(self.rules), drop_bits=drop_bits, quarantine_bits=quarantine_bits)
+        return PreparedWrite(self, source, written, None, described)
+
+    def _prepare_observed(self, source: DataFrame, flagged: DataFrame, flags: list[str]) -> PreparedWrite:
+        """Counts through ``observe`` on the written plan; failing rows are filtered here."""
+        from pyspark.sql import Observation
+        from pyspark.sql import functions as F
+
+        observation = Observation()
+        metrics = ["count(1) AS __rows"]
+        # count_if is about twice as cheap as sum(when(...)) in CollectMetrics, which is not code-generated
+        metrics += [f"count_if(NOT {flag}) AS __r{index}" for index, flag in enumerate(flags)]
+        # quarantine wins over drop: a row failing both is kept, in quarantine
+        quarantine_ok, drop_ok = self._all_ok(flags, "quarantine"), self._all_ok(flags, "drop")
+        metrics.append(f"count_if(NOT ({quarantine_ok})) AS __quarantined")
+        metrics.append(f"count_if(({quarantine_ok}) AND NOT ({drop_ok})) AS __dropped")
+        observed = flagged.observe(observation, *[F.expr(metric) for metric in metrics])
+        keep = self._guarded(flags, F.expr(f"({quarantine_ok}) AND ({drop_ok})"))
+        written = observed.filter(keep).drop(*flags)
+        return PreparedWrite(self, source, written, observation)
 
     def quarantined_rows(self, df: DataFrame) -> DataFrame:
         """Rows failing any quarantine rule, with the failed rule names and a timestamp."""
@@ -142,15 +197,28 @@ class ExpectationEngine:
 
 
 class PreparedWrite:
-    """A DataFrame with rules applied; ``results()`` once the write's action ran."""
+    """A DataFrame with rules applied; ``results()`` once the write's action ran.
 
-    def __init__(self, engine: ExpectationEngine, source: DataFrame, df: DataFrame, observation: Any) -> None:
+    ``rule_mask`` is None when the counts come from ``observation``; else the
+    writer must be given it (``rule_mask=`` write option) and its
+    ``WriteResult.rule_counts`` passed to ``results()``.
+    """
+
+    def __init__(
+        self, engine: ExpectationEngine, source: DataFrame, df: DataFrame, observation: Any,
+        rule_mask: RuleMask | None = None,
+    ) -> None:
         self.engine = engine
         self.source = source
         self.df = df
         self.observation = observation
+        self.rule_mask = rule_mask
 
-    def results(self, *, mode: str, batch_id: int | None = None, version: int | None = None) -> ExpectationResults:
+    def results(
+        self, *, mode: str, batch_id: int | None = None, version: int | None = None, counts: RuleCounts | None = None
+    ) -> ExpectationResults:
+        if self.rule_mask is not None:
+            return self._from_counts(counts, mode=mode, batch_id=batch_id, version=version)
         values = self.observation.get
         rules = tuple(
             RuleResult(rule.name, rule.constraint, rule.action, int(values.get(f"__r{i}") or 0))
@@ -164,6 +232,27 @@ class PreparedWrite:
             rules=rules,
             rows_dropped=int(values.get("__dropped") or 0),
             rows_quarantined=int(values.get("__quarantined") or 0),
+            batch_id=batch_id,
+            version=version,
+        )
+
+    def _from_counts(
+        self, counts: RuleCounts | None, *, mode: str, batch_id: int | None, version: int | None
+    ) -> ExpectationResults:
+        rules = self.engine.rules
+        if counts is None:
+            raise LakeportError(
+                f"{self.engine.table}: the write was given a rule mask but its handle reported no rule counts "
+                "(WriteResult.rule_counts); a handle whose counts_rule_mask() is True must return them"
+            )
+        failed = counts.failed + (0,) * (len(rules) - len(counts.failed))  # no rows: no bits
+        return ExpectationResults(
+            table=self.engine.table,
+            mode=mode,
+            rows_in=counts.rows_in,
+            rules=tuple(RuleResult(r.name, r.constraint, r.action, failed[i]) for i, r in enumerate(rules)),
+            rows_dropped=counts.rows_dropped,
+            rows_quarantined=counts.rows_quarantined,
             batch_id=batch_id,
             version=version,
         )

@@ -87,6 +87,26 @@ class Handle:
 
         return get_or_create_session()
 
+    def counts_rule_mask(self, mode: str) -> bool:
+        """Whether this handle's ``mode`` writer filters and counts by a rule mask itself.
+
+        Opt-in protocol for kinds whose writer receives the rows in Python
+        anyway (Arrow batches in a Python data source, or a table collected on
+        the driver). When this returns True, the expectations plugin may, instead of
+        filtering and counting with ``DataFrame.observe``, pass
+        ``rule_mask=RuleMask(...)`` (:mod:`lakeport.expectations.mask`) among
+        the write options. The DataFrame then has every input row plus the
+        BIGINT column ``rule_mask.column`` (bit ``i`` set: rule ``i`` failed;
+        ``fail`` rules still abort the job in Spark). The writer must call
+        ``rule_mask.apply(batch)`` on each batch before writing it (drops the
+        column and the rows that hit a drop or quarantine bit) and return the
+        summed :class:`~lakeport.expectations.mask.RuleCounts` as
+        ``WriteResult.rule_counts``. The default, False, keeps ``observe``.
+
+        .. versionadded:: 0.2
+        """
+        return False
+
     def supports(self, operation: str) -> bool:
         """Whether this kind implements ``operation`` (one of :data:`OPERATIONS`)."""
         impl = getattr(type(self), f"_{operation}", None)

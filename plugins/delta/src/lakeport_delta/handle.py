@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
+    from lakeport.expectations.mask import RuleMask
     from lakeport.project import Project
 
 log = logging.getLogger(__name__)
@@ -135,10 +136,23 @@ class DeltaHandle(Handle):
 
         return _EmbeddedDelta(ops, self.spark, self.path, self.name, self.comment)
 
+    def counts_rule_mask(self, mode: str) -> bool:
+        """The embedded backend's writers see every row in Python: they count and filter a rule mask.
+
+        Appends and overwrites count in the Spark tasks that write the files; upserts on
+        the driver, where the rows are collected for delta-rs's MERGE. The native
+        backend's writers are Spark's own: expectations use ``observe`` there.
+        """
+        return self.backend == "embedded"
+
+    @staticmethod
+    def _mask_option(rule_mask: RuleMask | None) -> dict[str, Any]:
+        return {} if rule_mask is None else {"rule_mask": rule_mask}
+
     def _result(self, mode: str, outcome: Any, rows: int | None = None, **details: Any) -> WriteResult:
         return WriteResult(
             table=self.table, kind=self.kind, mode=mode, version=outcome.version, skipped=outcome.skipped,
-            rows_written=rows, details=details,
+            rows_written=rows, rule_counts=getattr(outcome, "rule_counts", None), details=details,
         )
 
     # -- operations -----------------------------------------------------------------
@@ -158,22 +172,29 @@ class DeltaHandle(Handle):
         settings.update(overrides)
         return self._ops().read_stream(**settings)
 
-    def _append(self, df: DataFrame, merge_schema: bool = False, txn: tuple[str, int] | None = None) -> WriteResult:
+    def _append(
+        self, df: DataFrame, merge_schema: bool = False, txn: tuple[str, int] | None = None,
+        rule_mask: RuleMask | None = None,
+    ) -> WriteResult:
         outcome = self._ops().write(df, mode="append", partition_by=self.partition_by, merge_schema=merge_schema,
-                                    txn=txn, properties=self.properties)
+                                    txn=txn, properties=self.properties, **self._mask_option(rule_mask))
         return self._result("append", outcome, getattr(outcome, "num_rows", None))
 
     def _overwrite(
-        self, df: DataFrame, merge_schema: bool = False, overwrite_schema: bool = False, txn: tuple[str, int] | None = None
+        self, df: DataFrame, merge_schema: bool = False, overwrite_schema: bool = False, txn: tuple[str, int] | None = None,
+        rule_mask: RuleMask | None = None,
     ) -> WriteResult:
         outcome = self._ops().write(df, mode="overwrite", partition_by=self.partition_by, merge_schema=merge_schema,
-                                    overwrite_schema=overwrite_schema, txn=txn, properties=self.properties)
+                                    overwrite_schema=overwrite_schema, txn=txn, properties=self.properties,
+                                    **self._mask_option(rule_mask))
         return self._result("overwrite", outcome, getattr(outcome, "num_rows", None))
 
     def _upsert(
-        self, df: DataFrame, keys: tuple[str, ...], sequence_by: str | None = None, txn: tuple[str, int] | None = None
+        self, df: DataFrame, keys: tuple[str, ...], sequence_by: str | None = None, txn: tuple[str, int] | None = None,
+        rule_mask: RuleMask | None = None,
     ) -> WriteResult:
-        outcome = self._ops().upsert(df, keys, sequence_by=sequence_by or self.sequence_by, txn=txn)
+        outcome = self._ops().upsert(df, keys, sequence_by=sequence_by or self.sequence_by, txn=txn,
+                                     **self._mask_option(rule_mask))
         inserted, updated = getattr(outcome, "inserted", None), getattr(outcome, "updated", None)
         rows = None if inserted is None or updated is None else inserted + updated
         return self._result(

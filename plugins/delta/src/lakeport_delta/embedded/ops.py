@@ -33,6 +33,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
+    from lakeport.expectations.mask import RuleCounts, RuleMask
+
 logger = logging.getLogger(__name__)
 
 PUSHDOWN_CONF = "spark.sql.python.filterPushdown.enabled"
@@ -58,17 +60,25 @@ __all__ = [
 
 @dataclass(frozen=True)
 class WriteOutcome:
-    """What an append/overwrite did. ``version`` is None when nothing was committed."""
+    """What an append/overwrite did. ``version`` is None when nothing was committed.
+
+    ``rule_counts`` is set when the write was given a ``rule_mask``.
+    """
 
     version: int | None
     skipped: bool
     num_files: int
     num_rows: int
+    rule_counts: RuleCounts | None = None
 
 
 @dataclass(frozen=True)
 class UpsertOutcome:
-    """What an upsert did; ``deduplicated`` counts source rows dropped as key duplicates."""
+    """What an upsert did; ``deduplicated`` counts source rows dropped as key duplicates.
+
+    ``rule_counts`` is set when the upsert was given a ``rule_mask``; the other counts
+    are of the rows the mask let through.
+    """
 
     version: int | None
     skipped: bool
@@ -76,6 +86,7 @@ class UpsertOutcome:
     updated: int
     dropped_null_keys: int
     deduplicated: int
+    rule_counts: RuleCounts | None = None
 
 
 @dataclass(frozen=True)
@@ -146,14 +157,27 @@ def _root(path: str | os.PathLike) -> str:
 # =========================================================================== reads
 
 
-def read(spark: SparkSession, path: str, *, version: int | None = None, timestamp: Any = None) -> DataFrame:
-    """Batch read of the table at ``path``, optionally as of a version or a timestamp."""
+def read(
+    spark: SparkSession, path: str, *, version: int | None = None, timestamp: Any = None, fast: bool = True
+) -> DataFrame:
+    """Batch read of the table at ``path``, optionally as of a version or a timestamp.
+
+    Spark's parquet reader reads the snapshot's files when it can (column pruning,
+    predicate pushdown; see :mod:`.fastread`), else the ``lakeport_delta`` Python source
+    does; ``fast=False`` forces the latter.
+    """
     from . import log as dlog
 
     register(spark)
     root = _root(path)
     dt = dlog.load_table(root, version=version, timestamp=timestamp)
     dlog.check_supported(dt, root, "read")
+    if fast:
+        from .fastread import read_snapshot
+
+        df = read_snapshot(spark, root, dt)
+        if df is not None:
+            return df
     pushdown = str(spark.conf.get(PUSHDOWN_CONF, "false")).lower() == "true"
     return (
         spark.read.format(SOURCE_NAME)
@@ -216,12 +240,17 @@ def write(
     table_name: str | None = None,
     description: str | None = None,
     properties: dict[str, str] | None = None,
+    rule_mask: RuleMask | None = None,
 ) -> WriteOutcome:
     """Append or overwrite through Spark tasks; one Delta commit at the end.
 
     The schema is checked before any file is written. With ``txn=(app_id, version)`` the
-    write is skipped when that application already committed ``version`` or later.
+    write is skipped when that application already committed ``version`` or later. With
+    ``rule_mask`` the tasks count and filter by the mask column (not written) and the
+    outcome carries the summed ``rule_counts``.
     """
+    from lakeport.expectations.mask import RuleCounts
+
     from .source import plan_write
 
     spark = df.sparkSession
@@ -238,6 +267,7 @@ def write(
         table_name=table_name,
         description=description,
         properties=properties,
+        rule_mask=rule_mask,
     )
     if plan is None:
         return WriteOutcome(version=None, skipped=True, num_files=0, num_rows=0)
@@ -251,11 +281,13 @@ def write(
         outcome = _read_outcome(plan["outcome"])
     if outcome is None:
         raise LakeportError(f"Delta table {root!r}: the write finished without reporting its commit")
+    counts = outcome.get("ruleCounts")
     return WriteOutcome(
         version=outcome["version"],
         skipped=bool(outcome["skipped"]),
         num_files=int(outcome["num_files"]),
         num_rows=int(outcome["num_rows"]),
+        rule_counts=RuleCounts.from_dict(counts) if counts is not None else None,
     )
 
 
@@ -298,15 +330,19 @@ def upsert(
     *,
     sequence_by: str | None = None,
     txn: tuple[str, int] | None = None,
+    rule_mask: RuleMask | None = None,
 ) -> UpsertOutcome:
     """MERGE ``df`` into the table on ``keys`` (update matches, insert the rest) with delta-rs.
 
     Source rows with a null key are dropped; duplicate keys are reduced to one row (the
     latest by ``sequence_by``, else a deterministic pick) because delta-rs would insert
     every duplicate. When no source key exists in the table, the rows are simply appended.
+    With ``rule_mask`` the rows collected on the driver are counted and filtered by the
+    mask column (not written) before all that.
     """
     from deltalake import CommitProperties, Transaction, write_deltalake
     from deltalake.exceptions import CommitFailedError, DeltaError
+    from pyspark.sql.types import StructType
 
     from . import log as dlog
     from . import schemas
@@ -316,11 +352,14 @@ def upsert(
     keys = [keys] if isinstance(keys, str) else list(keys)
     if not keys:
         raise LakeportError(f"Delta table {root!r}: upsert needs at least one key column")
-    data_names = {f.name.lower(): f.name for f in df.schema.fields}
+    data_schema = df.schema
+    if rule_mask is not None:
+        data_schema = StructType([f for f in data_schema.fields if f.name != rule_mask.column])
+    data_names = {f.name.lower(): f.name for f in data_schema.fields}
     for name in keys + ([sequence_by] if sequence_by else []):
         if name.lower() not in data_names:
             raise SchemaMismatch(
-                f"Delta table {root!r}: upsert column {name!r} is not in the data ({', '.join(df.schema.fieldNames())})"
+                f"Delta table {root!r}: upsert column {name!r} is not in the data ({', '.join(data_schema.fieldNames())})"
             )
 
     try:
@@ -335,20 +374,20 @@ def upsert(
                 logger.info("Delta table %s: upsert skipped, app %r already at %s", root, txn[0], done)
                 return UpsertOutcome(None, True, 0, 0, 0, 0)
     table_schema = dlog.spark_schema(dt) if dt is not None else None
-    data_schema = df.schema
     sequence_data = data_names[sequence_by.lower()] if sequence_by else None
     sequence_outside = bool(sequence_by) and (
         table_schema is None or sequence_by.lower() not in {f.name.lower() for f in table_schema.fields}
     )
     if sequence_outside and table_schema is not None:  # ordering only: not written
-        from pyspark.sql.types import StructType
-
         data_schema = StructType([f for f in data_schema.fields if f.name != sequence_data])
     checked = schemas.check_write_schema(table_schema, data_schema, table=root, replace=dt is None)
     to_table = dict(checked.data_columns)
     keys = [to_table[data_names[k.lower()]] for k in keys]
 
     collected = df.toArrow()
+    counts = None
+    if rule_mask is not None:
+        collected, counts = rule_mask.apply(collected)
     source = _conform(collected, checked, schemas.arrow_schema(checked.table))
     sequence = None
     if sequence_by and sequence_data in to_table:
@@ -366,7 +405,7 @@ def upsert(
     if dropped or duplicates:
         logger.info("Delta upsert into %s: dropped %d rows with null keys, %d duplicates", root, dropped, duplicates)
     if deduped.num_rows == 0:
-        return UpsertOutcome(None, False, 0, 0, dropped, duplicates)
+        return UpsertOutcome(None, False, 0, 0, dropped, duplicates, counts)
 
     write_id = uuid.uuid4().hex
     props = CommitProperties(
@@ -396,7 +435,7 @@ def upsert(
             updated = int(metrics.get("num_target_rows_updated", 0))
     except CommitFailedError as e:
         if txn is not None and dlog.transaction_done(root, txn):
-            return UpsertOutcome(None, True, 0, 0, dropped, duplicates)
+            return UpsertOutcome(None, True, 0, 0, dropped, duplicates, counts)
         raise WriteConflict(
             f"Delta table {root!r}: another writer committed first ({_short(e)}); "
             "nothing of this upsert was committed, retry it"
@@ -404,7 +443,7 @@ def upsert(
     except DeltaError as e:
         raise LakeportError(f"Delta table {root!r}: upsert on {keys} failed: {_short(e)}") from e
     version = dlog.find_commit(root, read_version, dlog.WRITE_ID_KEY, write_id)
-    return UpsertOutcome(version, False, inserted, updated, dropped, duplicates)
+    return UpsertOutcome(version, False, inserted, updated, dropped, duplicates, counts)
 
 
 def _conform(table: pa.Table, checked: Any, target: pa.Schema) -> pa.Table:

@@ -10,6 +10,11 @@ Writes: each task writes parquet files into a staging directory inside the table
 description; the driver's ``commit`` moves them into place and adds them in one Delta
 transaction. A failed job, a conflict or a skipped idempotent write removes the staged
 files, so nothing of it stays in the table.
+
+A plan with a ``ruleMask`` (expectations, :mod:`lakeport.expectations.mask`) makes each
+task count the rule bits of its batches, drop the rows that hit a drop or quarantine bit
+and the mask column, and return its counts in its commit message; ``commit`` sums them
+into the outcome.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from pyspark.sql.datasource import (
 )
 
 from lakeport.errors import LakeportError, SchemaMismatch, TableNotFound, WriteConflict
+from lakeport.expectations.mask import RuleCounts, RuleMask
 
 from . import SOURCE_NAME, schemas
 from . import log as dlog
@@ -279,9 +285,11 @@ def plan_write(
     table_name: str | None = None,
     description: str | None = None,
     properties: dict | None = None,
+    rule_mask: RuleMask | None = None,
 ) -> dict | None:
     """Decide everything about a write before any file is written; None means skip (txn).
 
+    With ``rule_mask`` the data carries the mask column, which is not written.
     Raises :class:`SchemaMismatch` for schema or partitioning problems, naming the table
     and the columns.
     """
@@ -310,6 +318,10 @@ def plan_write(
                 return None
         txn = (app_id, txn_version)
 
+    if rule_mask is not None:
+        from pyspark.sql.types import StructType
+
+        data_schema = StructType([f for f in data_schema.fields if f.name != rule_mask.column])
     table_schema = None
     current_parts: list[str] = []
     if dt is not None:
@@ -352,16 +364,18 @@ def plan_write(
         "tableName": table_name,
         "description": description,
         "properties": dict(properties or {}),
+        "ruleMask": rule_mask.to_dict() if rule_mask is not None else None,
         "outcome": None,
     }
 
 
 class DeltaCommitMessage(WriterCommitMessage):
-    """Files one task wrote: (relative path, size, partition values, rows, stats JSON)."""
+    """Files one task wrote: (relative path, size, partition values, rows, stats JSON), and its rule counts."""
 
-    def __init__(self, files: list[tuple], num_rows: int) -> None:
+    def __init__(self, files: list[tuple], num_rows: int, rule_counts: RuleCounts | None = None) -> None:
         self.files = files
         self.num_rows = num_rows
+        self.rule_counts = rule_counts
 
 
 class SkippedWriter(DataSourceArrowWriter):
@@ -392,18 +406,24 @@ class DeltaWriter(DataSourceArrowWriter):
         task = ctx.partitionId() if ctx is not None else 0
         attempt = ctx.attemptNumber() if ctx is not None else 0
         files = _TaskFiles(self.plan, task, attempt)
+        mask = RuleMask.from_dict(self.plan["ruleMask"]) if self.plan.get("ruleMask") else None
+        counts = RuleCounts() if mask is not None else None
         try:
             for batch in iterator:
+                if mask is not None:
+                    batch, counted = mask.apply(batch)
+                    counts += counted
                 files.add(batch)
             written = files.close()
         except BaseException:
             files.discard()
             raise
-        return DeltaCommitMessage(written, sum(f[3] for f in written))
+        return DeltaCommitMessage(written, sum(f[3] for f in written), counts)
 
     def commit(self, messages) -> None:
         plan = self.plan
-        files = [f for m in messages if m is not None for f in m.files]
+        messages = [m for m in messages if m is not None]
+        files = [f for m in messages for f in m.files]
         try:
             outcome = commit_files(plan, files)
         except LakeportError as e:
@@ -411,6 +431,8 @@ class DeltaWriter(DataSourceArrowWriter):
             raise
         finally:
             _remove_staging(plan)
+        if plan.get("ruleMask"):
+            outcome["ruleCounts"] = RuleCounts.total(m.rule_counts for m in messages).to_dict()
         _write_outcome(plan, outcome)
 
     def abort(self, messages) -> None:

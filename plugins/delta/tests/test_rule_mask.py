@@ -1,0 +1,155 @@
+"""Expectations on the embedded backend: the writer counts and filters a rule mask, no ``observe``.
+
+Every test checks what a user sees (rows in the table, per-rule counts) and that the
+counts came from the writer (``WriteResult.rule_counts``), and compares them with the
+``observe`` path of a files table given the same rows and rules.
+"""
+
+from __future__ import annotations
+
+import pytest
+from deltalake import DeltaTable
+
+from lakeport.expectations import Expectation
+from lakeport.expectations.mask import MASK_COLUMN, MAX_MASK_RULES
+from lakeport.handles.files import FilesHandle
+from lakeport_delta import DeltaHandle
+
+SCHEMA = "id BIGINT, name STRING, age INT"
+ROWS = [(1, "ada", 36), (2, "bob", 17), (3, None, 50), (4, "eve", None), (5, "kid", 9), (6, "cy", 70)]
+RULES = (
+    Expectation("adult", "age >= 18", "quarantine"),  # bob, kid; eve's NULL age fails it too
+    Expectation("named", "name IS NOT NULL", "drop"),  # row 3
+    Expectation("short_name", "length(name) <= 2", "allow"),  # ada, bob, eve, kid fail; NULL name fails
+    Expectation("not_old", "age < 65", "drop"),  # cy; eve's NULL fails (quarantine wins)
+)
+
+
+def table_rows(path: str) -> list[tuple]:
+    """The Delta table's rows, read with delta-rs rather than lakeport."""
+    return sorted(tuple(r.values()) for r in DeltaTable(path).to_pyarrow_table().to_pylist())
+
+
+def delta(tmp_lake, name, *rules, **kwargs) -> DeltaHandle:
+    return DeltaHandle(location=str(tmp_lake / name), table=name, backend="embedded", expectations=rules, **kwargs)
+
+
+def observed(tmp_lake, spark, rows, rules, mode="append"):
+    """The same write on a files table, where counts come from DataFrame.observe."""
+    quarantine = FilesHandle(str(tmp_lake / "files_q"), table="files_q")
+    files = FilesHandle(str(tmp_lake / "files"), table="people", expectations=rules, quarantine_table=quarantine)
+    result = files.write(spark.createDataFrame(rows, SCHEMA), mode)
+    assert result.rule_counts is None
+    return result.expectations
+
+
+@pytest.fixture
+def people(spark):
+    return spark.createDataFrame(ROWS, SCHEMA).repartition(3)  # counts from several tasks are summed
+
+
+@pytest.mark.parametrize("mode", ["append", "overwrite"])
+@pytest.mark.parametrize("partition_by", [(), ("age",)], ids=["unpartitioned", "partitioned"])
+def test_writer_counts_allow_drop_quarantine_and_nulls(tmp_lake, spark, people, mode, partition_by):
+    quarantine = delta(tmp_lake, "held")
+    target = delta(tmp_lake, "people", *RULES, quarantine_table=quarantine, partition_by=partition_by)
+    target.append(spark.createDataFrame([(0, "zz", 30)], SCHEMA))
+
+    result = target.write(people, mode)
+
+    assert result.rule_counts is not None  # counted by the Delta writer, not by observe
+    got = result.expectations
+    assert {r.name: r.failed for r in got.rules} == {"adult": 3, "named": 1, "short_name": 5, "not_old": 2}
+    assert (got.rows_in, got.rows_quarantined, got.rows_dropped, got.rows_written) == (6, 3, 2, 1)
+    assert result.rows_written == 1
+    kept = [(1, "ada", 36)] if mode == "overwrite" else [(0, "zz", 30), (1, "ada", 36)]
+    assert sorted(r[:3] for r in table_rows(target.path)) == kept
+    assert MASK_COLUMN not in [f.name for f in target.schema.fields]
+    held = {r["id"]: r["_failed_rules"] for r in quarantine.read().collect()}
+    assert held == {2: ["adult"], 4: ["adult"], 5: ["adult"]}  # quarantine wins over drop (eve)
+    assert got.as_dict() == observed(tmp_lake, spark, ROWS, RULES, mode).as_dict()
+
+
+def test_upsert_counts_on_the_driver(tmp_lake, spark, people):
+    quarantine = delta(tmp_lake, "held")
+    target = delta(tmp_lake, "people", *RULES, quarantine_table=quarantine)
+    target.append(spark.createDataFrame([(1, "old", 40), (6, "old", 41)], SCHEMA))
+
+    result = target.upsert(people, keys=["id"])
+
+    assert result.rule_counts is not None
+    got = result.expectations
+    assert {r.name: r.failed for r in got.rules} == {"adult": 3, "named": 1, "short_name": 5, "not_old": 2}
+    assert (got.rows_in, got.rows_quarantined, got.rows_dropped, got.rows_written) == (6, 3, 2, 1)
+    assert (result.details["updated"], result.details["inserted"]) == (1, 0)
+    assert table_rows(target.path) == [(1, "ada", 36), (6, "old", 41)]
+    assert got.as_dict() == observed(tmp_lake, spark, ROWS, RULES).as_dict()
+
+
+def test_fail_rule_alongside_counted_rules(tmp_lake, spark, people):
+    target = delta(tmp_lake, "people", Expectation("has_id", "id IS NOT NULL", "fail"), *RULES[1:])
+    result = target.append(people)
+    assert result.rule_counts is not None
+    assert {r.name: r.failed for r in result.expectations.rules} == {
+        "has_id": 0, "named": 1, "short_name": 5, "not_old": 2,
+    }
+    assert sorted(r[0] for r in table_rows(target.path)) == [1, 2, 5]  # eve's NULL age fails not_old
+
+
+def test_an_empty_write_counts_nothing(tmp_lake, spark):
+    target = delta(tmp_lake, "people", *RULES[1:])
+    result = target.append(spark.createDataFrame([], SCHEMA))
+    assert result.rule_counts is not None
+    assert result.expectations.rows_in == 0
+    assert [r.failed for r in result.expectations.rules] == [0, 0, 0]
+
+
+def test_more_rules_than_mask_bits_fall_back_to_observe(tmp_lake, spark, people):
+    rules = [Expectation(f"r{i}", f"id <> {i}", "drop" if i in (1, 3) else "allow") for i in range(MAX_MASK_RULES + 1)]
+    target = delta(tmp_lake, "people", *rules)
+    result = target.append(people)
+    assert result.rule_counts is None
+    assert [result.expectations.failed(f"r{i}") for i in (1, 2, 6, 7, MAX_MASK_RULES)] == [1, 1, 1, 0, 0]
+    assert result.expectations.rows_dropped == 2
+    assert sorted(r[0] for r in table_rows(target.path)) == [2, 4, 5, 6]
+
+
+def test_rules_add_no_spark_job_to_the_write(tmp_lake, spark, people):
+    """Same check as core's test for observe: the mask is counted inside the write's own job."""
+    tracker = spark.sparkContext.statusTracker()
+
+    def jobs_for(target, group):
+        spark.sparkContext.setJobGroup(group, group)
+        result = target.append(people)
+        spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
+        return len(tracker.getJobIdsForGroup(group)), result
+
+    plain, _ = jobs_for(delta(tmp_lake, "plain"), "delta-plain-write")
+    rules = [Expectation(f"r{i}", f"id <> {i}", "drop" if i % 2 else "allow") for i in range(20)]
+    checked, result = jobs_for(delta(tmp_lake, "checked", *rules), "delta-checked-write")
+    assert result.rule_counts is not None and result.expectations.rows_dropped == 3
+    assert checked == plain
+
+
+def test_counts_per_micro_batch_in_foreach_batch(tmp_lake, spark):
+    source = FilesHandle(str(tmp_lake / "src"), table="src", schema=SCHEMA, format="json", max_files_per_trigger=1)
+    source.append(spark.createDataFrame(ROWS[:3], SCHEMA).coalesce(1))  # one file, one micro-batch
+    source.append(spark.createDataFrame(ROWS[3:], SCHEMA).coalesce(1))
+    target = delta(tmp_lake, "people", Expectation("adult", "age >= 18", "drop"), Expectation("named", "name IS NOT NULL"))
+    per_batch = []
+
+    def write(batch, batch_id):
+        result = target.append(batch, batch_id=batch_id)
+        assert result.rule_counts is not None
+        per_batch.append(result.expectations)
+
+    query = (
+        source.read_stream().writeStream.foreachBatch(write)
+        .option("checkpointLocation", str(tmp_lake / "cp")).trigger(availableNow=True).start()
+    )
+    query.awaitTermination(120)
+    assert sorted(r.batch_id for r in per_batch) == [0, 1]
+    assert [r.rows_in for r in sorted(per_batch, key=lambda r: r.batch_id)] == [3, 3]
+    assert sum(r.failed("adult") for r in per_batch) == 3  # bob, eve (NULL), kid
+    assert sum(r.failed("named") for r in per_batch) == 1
+    assert table_rows(target.path) == [(1, "ada", 36), (3, None, 50), (6, "cy", 70)]
