@@ -128,14 +128,18 @@ def register(spark: SparkSession) -> None:
 
 
 def _activate(spark: SparkSession) -> None:
-    """Make ``spark`` the JVM-side active session of this thread (classic Spark only)."""
+    """Make ``spark`` the JVM-side active session of this thread (classic Spark only).
+
+    Only the JVM's thread-local: PySpark's own ``SparkSession._activeSession`` is
+    shared by all threads, and setting it from a foreachBatch function would leak
+    the batch's cloned session into the caller's code.
+    """
     jsession = getattr(spark, "_jsparkSession", None)
     jvm = getattr(spark, "_jvm", None)
     if jsession is None or jvm is None:
         return  # Spark Connect: the server resolves the session itself
     from pyspark.sql import SparkSession
 
-    SparkSession._activeSession = spark
     jclass = getattr(SparkSession, "_get_j_spark_session_class", None)
     if jclass is not None:
         jclass(jvm).setActiveSession(jsession)
