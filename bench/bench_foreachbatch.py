@@ -17,7 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
-FILES, ROWS, KEYS, ROUNDS = 8, 5000, 2000, 3
+FILES, ROWS, KEYS, ROUNDS = 8, 5000, 2000, 5
 
 
 def make_source(folder: Path) -> None:
