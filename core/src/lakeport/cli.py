@@ -264,7 +264,7 @@ def _stop_session_started_by(args: argparse.Namespace) -> None:
     """Stop the Spark the command started, so its listener threads do not outlive Python's callbacks."""
     spark = _active_spark_session()
     if spark is not None:
-        logging.getLogger(__name__).debug("stopping the Spark session started by %s", args.command)
+        log.debug("stopping the Spark session started by %s", args.command)
         spark.stop()
 
 

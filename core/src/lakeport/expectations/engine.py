@@ -64,15 +64,16 @@ class ExpectationEngine:
         if duplicates:
             raise ConfigError(f"tables.{table}.expectations: rule name(s) {', '.join(duplicates)} used twice")
 
+    @staticmethod
+    def _ok_sql(rule: Expectation) -> str:
+        """SQL: the row passes ``rule`` (NULL fails). The constraint stands on lines of its own,
+        so a trailing ``--`` comment stays inside."""
+        return f"coalesce(CAST((\n{rule.constraint}\n) AS BOOLEAN), false)"
+
     def _ok(self, rule: Expectation) -> Column:
         from pyspark.sql import functions as F
 
-        return F.coalesce(F.expr(rule.constraint).cast("boolean"), F.lit(False))
-
-    @staticmethod
-    def _ok_sql(rule: Expectation) -> str:
-        """SQL of ``_ok``; the constraint on lines of its own, so a trailing ``--`` comment stays inside."""
-        return f"coalesce(CAST((\n{rule.constraint}\n) AS BOOLEAN), false)"
+        return F.expr(self._ok_sql(rule))
 
     def _flagged(self, df: DataFrame) -> tuple[DataFrame, list[str]]:
         """``df`` plus one boolean column per rule (true: the row passes it).
