@@ -178,17 +178,20 @@ def test_lakeport_run_reports_bad_streaming_options(tmp_lake, lakeport_project, 
     assert "pipelines.mirror.checkpoint_path: a streaming pipeline needs a checkpoint_path" in capsys.readouterr().err
 
 
-def test_stop_ends_a_running_query_and_the_next_start_resumes(spark, tmp_lake, source):
+def test_stop_ends_a_running_query_and_the_next_start_resumes(spark, tmp_lake, source, caplog):
     target = FilesHandle(str(tmp_lake / "out"))
     write_json(tmp_lake / "src", "a", A)
-    loader = run(source, stream_into(target, tmp_lake / "cp", trigger="processing_time", trigger_interval="1 second",
-                                     await_termination=False))
-    try:
-        wait_for(lambda: len(loader.batches) == 1)
-        write_json(tmp_lake / "src", "b", B)
-        wait_for(lambda: len(loader.batches) == 2)
-    finally:
-        loader.stop()
+    with caplog.at_level(logging.INFO, logger="lakeport.foreachbatch"):
+        loader = run(source, stream_into(target, tmp_lake / "cp", trigger="processing_time",
+                                         trigger_interval="1 second", await_termination=False))
+        try:
+            wait_for(lambda: len(loader.batches) == 1)
+            write_json(tmp_lake / "src", "b", B)
+            # progress lines come live from the listener, not only when the query ends
+            wait_for(lambda: any(": batch 1, 2 rows in, " in r.getMessage() for r in caplog.records))
+            assert loader.query.isActive
+        finally:
+            loader.stop()
     assert not loader.query.isActive
     assert loader.summary().endswith("stopped")
     assert ids(target) == [1, 2, 3, 4, 5]
