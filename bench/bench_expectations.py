@@ -10,10 +10,10 @@ Per target and rule set:
 
 * no rules              the plain write;
 * bare filter           the drop rules as a plain filter, nothing counted: the floor;
-* all rules evaluated   the same filter, plus the allow rules evaluated (in a condition
-                        that is always true but Spark cannot prove it), nothing counted:
-                        what evaluating all 20 rules costs, so that lakeport's distance
-                        to it is the cost of counting;
+* rules evaluated       all 20 rules evaluated into one extra BIGINT column (bit i: rule i
+                        failed) that is written along, nothing counted or dropped: what
+                        evaluating the rules costs, so that lakeport's distance to it is
+                        the cost of counting and dropping;
 * lakeport              the write with the 20 rules;
 * naive                 what hand-written DQ code does: one count() per rule, then the
                         filtered write.
@@ -118,12 +118,11 @@ def main() -> None:
                     keep = keep & check
             return keep
 
-        def evaluates_all_rules(rules: list[Expectation], checks: list) -> object:
-            failures = F.lit(0)
-            for rule, check in zip(rules, checks, strict=True):
-                if rule.action != "drop":
-                    failures = failures + F.when(check, 0).otherwise(1)
-            return passes_drop_rules(rules, checks) & (failures >= 0)
+        def rule_bits(rules: list[Expectation]) -> str:
+            return " + ".join(
+                f"IF(coalesce(CAST(({rule.constraint}) AS BOOLEAN), false), 0L, {1 << index}L)"
+                for index, rule in enumerate(rules)
+            )
 
         variants: dict[tuple[str, str, str], Callable[[str], object]] = {}
         for target, make in targets.items():
@@ -131,7 +130,7 @@ def main() -> None:
             for set_name, rules in rule_sets.items():
                 checks = ok[set_name]
                 keep = source.filter(passes_drop_rules(rules, checks))
-                keep_all = source.filter(evaluates_all_rules(rules, checks))
+                keep_all = source.selectExpr("*", f"{rule_bits(rules)} AS rule_bits")
 
                 def floor(path: str, make=make, keep=keep) -> object:
                     return make(path).overwrite(keep)
@@ -148,7 +147,7 @@ def main() -> None:
                     return counts
 
                 variants[(target, set_name, "bare filter, no counting")] = floor
-                variants[(target, set_name, "all rules evaluated, no count")] = floor_all
+                variants[(target, set_name, "rules evaluated, no count")] = floor_all
                 variants[(target, set_name, "lakeport")] = checked
                 variants[(target, set_name, "naive: 20 counts + write")] = naive
 
@@ -193,14 +192,14 @@ def main() -> None:
                       f"{len(rules) - drops} allow)")
                 print(f"  {'no rules':<30} {plain:6.2f} s (min {fastest[(target, '', 'no rules')]:5.2f})  1.00x")
                 lakeport = median[(target, set_name, "lakeport")]
-                names = ("bare filter, no counting", "all rules evaluated, no count", "lakeport", "naive: 20 counts + write")
+                names = ("bare filter, no counting", "rules evaluated, no count", "lakeport", "naive: 20 counts + write")
                 for name in names:
                     value = median[(target, set_name, name)]
                     note = ""
                     if name == "lakeport":
                         floor = median[(target, set_name, "bare filter, no counting")]
-                        floor_all = median[(target, set_name, "all rules evaluated, no count")]
-                        note = f"   goal <= 1.15x; {value / floor:.2f}x the bare filter, {value / floor_all:.2f}x all rules"
+                        floor_all = median[(target, set_name, "rules evaluated, no count")]
+                        note = f"   goal <= 1.15x; {value / floor:.2f}x the bare filter, {value / floor_all:.2f}x rules evaluated"
                     elif name.startswith("naive"):
                         note = f"   lakeport speed-up {value / lakeport:.1f}x"
                     low = fastest[(target, set_name, name)]

@@ -63,3 +63,24 @@ def test_fail_in_a_micro_batch_stops_the_stream_and_commits_nothing_of_it(adults
         loader.wait()
 
     assert delta_state(adults.path) == before
+
+
+def test_fail_and_drop_rules_with_quotes_and_backslashes_in_one_mask(tmp_lake, spark):
+    rules = [
+        Expectation("named", "name IS NOT NULL", "drop"),
+        # a NULL fails a rule: this one leaves NULLs to the drop rule
+        Expectation("not_oneil", "name IS NULL OR (name <> 'o\\'neil' AND instr(name, '\\\\') = 0)", "fail"),
+    ]
+    handle = DeltaHandle(location=str(tmp_lake / "people"), table="people", expectations=rules)
+
+    result = handle.append(spark.createDataFrame([(1, "ada", 36), (2, None, 41)], SCHEMA))
+    assert {r.name: r.failed for r in result.expectations.rules} == {"named": 1, "not_oneil": 0}
+    before = delta_state(handle.path)
+    assert before[2] == [(1, "ada", 36)]
+
+    for bad in ("o'neil", "back\\slash"):
+        with pytest.raises(ExpectationFailed) as info:
+            handle.append(spark.createDataFrame([(3, "eve", 30), (4, bad, 50)], SCHEMA))
+        assert (info.value.rule, info.value.failing_rows) == ("not_oneil", 1)
+        assert f"'name': {bad!r}" in str(info.value)
+    assert delta_state(handle.path) == before

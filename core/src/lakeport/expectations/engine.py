@@ -48,6 +48,11 @@ def check_constraints(
         raise ConfigError(problems)
 
 
+def _sql_string(text: str) -> str:
+    """``text`` as a Spark SQL string literal."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
@@ -76,27 +81,32 @@ class ExpectationEngine:
         return F.expr(self._ok_sql(rule))
 
     def _flagged(self, df: DataFrame) -> tuple[DataFrame, list[str]]:
-        """``df`` plus one boolean column per rule (true: the row passes it).
+        """``df`` plus one boolean column per rule (true: the row passes it)."""
+        flags = [f"__lakeport_ok_{index}" for index in range(len(self.rules))]
+        checks = [f"{self._ok_sql(rule)} AS {flag}" for rule, flag in zip(self.rules, flags, strict=True)]
+        return self._select(df, checks), flags
+
+    def _select(self, df: DataFrame, columns: list[str]) -> DataFrame:
+        """``df`` plus SQL ``columns`` that use the rules; a rule that does not analyse is named.
 
         One ``selectExpr`` parses and analyses every rule at once: the Column API
         costs a Py4J round trip per call, hundreds for 20 rules, on every write.
         """
-        flags = [f"__lakeport_ok_{index}" for index in range(len(self.rules))]
-        checks = [f"{self._ok_sql(rule)} AS {flag}" for rule, flag in zip(self.rules, flags, strict=True)]
         try:
-            flagged = df.selectExpr("*", *checks)
-            flagged.schema  # noqa: B018 - analysis only, no job (Spark Connect analyses lazily)
+            selected = df.selectExpr("*", *columns)
+            selected.schema  # noqa: B018 - analysis only, no job (Spark Connect analyses lazily)
         except Exception:  # noqa: BLE001 - find and name the rule at fault
             check_constraints(self.rules, df.schema, table=self.table, spark=df.sparkSession)
             raise
-        return flagged, flags
+        return selected
+
+    def _fail_text(self, rule: Expectation) -> str:
+        return f"{FAIL_MARKER}[{rule.name}] expectation {rule.name!r} ({rule.constraint}) failed on table {self.table!r}"
 
     def _fail_message(self, rule: Expectation) -> Column:
         from pyspark.sql import functions as F
 
-        return F.lit(
-            f"{FAIL_MARKER}[{rule.name}] expectation {rule.name!r} ({rule.constraint}) failed on table {self.table!r}"
-        )
+        return F.lit(self._fail_text(rule))
 
     def _guarded(self, flags: list[str], otherwise: Column) -> Column:
         """``otherwise``, except that a row failing a ``fail`` rule raises that rule's error in the job."""
@@ -116,40 +126,41 @@ class ExpectationEngine:
     def prepare(self, df: DataFrame, *, rule_mask: bool = False) -> PreparedWrite:
         """The DataFrame to write (rules applied) and how to read the counts afterwards.
 
-        Each rule is evaluated once per row into a hidden boolean column, which
-        the counting, the filter and the fail guard read. With
-        ``rule_mask=True`` (the handle's writer counts a rule mask) and at most
-        :data:`~lakeport.expectations.mask.MAX_MASK_RULES` rules, the DataFrame
-        keeps every row plus the mask column and ``PreparedWrite.rule_mask``
-        says what its bits mean; otherwise rules are counted with ``observe``
-        and failing rows filtered here.
+        With ``rule_mask=True`` (the handle's writer counts a rule mask) and at
+        most :data:`~lakeport.expectations.mask.MAX_MASK_RULES` rules, the
+        DataFrame keeps every row plus the mask column and
+        ``PreparedWrite.rule_mask`` says what its bits mean; otherwise each rule
+        is evaluated once per row into a hidden boolean column, counted with
+        ``observe`` and failing rows are filtered here.
         """
-        flagged, flags = self._flagged(df)
-        if rule_mask and len(self.rules) <= MAX_MASK_RULES and MASK_COLUMN not in flagged.columns:
-            return self._prepare_masked(df, flagged, flags)
+        if rule_mask and len(self.rules) <= MAX_MASK_RULES and MASK_COLUMN not in df.columns:
+            return self._prepare_masked(df)
         if rule_mask:
             log.debug("%s: %d rules: counting with observe instead of a rule mask", self.table, len(self.rules))
+        flagged, flags = self._flagged(df)
         return self._prepare_observed(df, flagged, flags)
 
-    def _prepare_masked(self, source: DataFrame, flagged: DataFrame, flags: list[str]) -> PreparedWrite:
-        """One BIGINT column: bit ``i`` set when rule ``i`` failed.
+    def _prepare_masked(self, source: DataFrame) -> PreparedWrite:
+        """One BIGINT column: bit ``i`` set when rule ``i`` failed, in one ``selectExpr``.
 
+        Each rule appears once in the expression, so it is evaluated once per row.
         ``fail`` rules get no bit: a row failing one aborts the job, so their
         count in a committed write is 0.
         """
-        from pyspark.sql import functions as F
-
-        terms, drop_bits, quarantine_bits = [], 0, 0
-        for index, (rule, flag) in enumerate(zip(self.rules, flags, strict=True)):
+        terms, guards, drop_bits, quarantine_bits = [], [], 0, 0
+        for index, rule in enumerate(self.rules):
             if rule.action == "fail":
+                guards.append(f"WHEN NOT {self._ok_sql(rule)} THEN raise_error({_sql_string(self._fail_text(rule))})")
                 continue
-            terms.append(f"IF({flag}, 0L, {1 << index}L)")
+            terms.append(f"IF({self._ok_sql(rule)}, 0L, {1 << index}L)")
             if rule.action == "drop":
                 drop_bits |= 1 << index
             elif rule.action == "quarantine":
                 quarantine_bits |= 1 << index
-        mask = self._guarded(flags, F.expr(" + ".join(terms) if terms else "0L"))
-        written = flagged.withColumn(MASK_COLUMN, mask).drop(*flags)
+        mask = " + ".join(terms) if terms else "0L"
+        if guards:
+            mask = f"CASE {' '.join(guards)} ELSE {mask} END"
+        written = self._select(source, [f"{mask} AS {MASK_COLUMN}"])
         described = RuleMask(MASK_COLUMN, len(self.rules), drop_bits=drop_bits, quarantine_bits=quarantine_bits)
         return PreparedWrite(self, source, written, None, described)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import signal
@@ -288,14 +287,16 @@ class StreamLoader(Loader):
     # -- progress -----------------------------------------------------------------------
     def _add_listener(self, spark: Any) -> None:
         """Log each batch once Spark reports its input rows (progress events are asynchronous)."""
+        from lakeport.query_events import listen
+
         try:
-            self._listener = _add_progress_callback(spark, self._on_query_progress)
+            self._listener = listen(spark, progress=self._on_query_progress)
         except Exception as exc:  # noqa: BLE001 - progress is optional; the query runs without it
             log.debug("no streaming listener (%s); batch lines come at the end", exc)
 
-    def _on_query_progress(self, query_id: str, batch_id: int, rows_in: int) -> None:
-        if query_id == self._query_id:
-            self._on_progress(batch_id, rows_in)
+    def _on_query_progress(self, progress: dict[str, Any]) -> None:
+        if progress["id"] == self._query_id:
+            self._on_progress(progress["batchId"], progress["numInputRows"])
 
     def _on_progress(self, batch_id: int, rows_in: int) -> None:
         with self._lock:
@@ -428,74 +429,6 @@ class StreamLoader(Loader):
         if self._stopped:
             parts.append("stopped")
         return ", ".join(parts)
-
-
-class _ProgressCallback:
-    """The Py4J side of Spark's ``PythonStreamingQueryListener``, reading only what a progress line needs.
-
-    PySpark's ``StreamingQueryListener`` converts every event into Python with
-    dozens of Py4J calls (each source, the sink, every metric); on two cores that
-    delayed each next micro-batch by ~35 ms. This reads the progress as one JSON
-    string instead.
-    """
-
-    def __init__(self, on_progress: Any) -> None:
-        self._on_progress = on_progress
-
-    def onQueryStarted(self, jevent: Any) -> None:  # noqa: N802 - the Java interface's names
-        pass
-
-    def onQueryProgress(self, jevent: Any) -> None:  # noqa: N802
-        progress = json.loads(jevent.progress().json())
-        self._on_progress(progress["id"], progress["batchId"], progress["numInputRows"])
-
-    def onQueryIdle(self, jevent: Any) -> None:  # noqa: N802
-        pass
-
-    def onQueryTerminated(self, jevent: Any) -> None:  # noqa: N802
-        pass
-
-    class Java:
-        implements = ["org.apache.spark.sql.streaming.PythonStreamingQueryListener"]
-
-
-def _add_progress_callback(spark: Any, on_progress: Any) -> Any:
-    """Register ``on_progress(query_id, batch_id, rows_in)``; returns the function that removes it.
-
-    Classic Spark gets the light :class:`_ProgressCallback`; elsewhere (Spark
-    Connect) PySpark's own listener, where that runs in this process at all.
-    """
-    manager = getattr(spark.streams, "_jsqm", None)
-    jvm = getattr(spark, "_jvm", None)
-    if manager is not None and jvm is not None:
-        from pyspark import SparkContext
-        from pyspark.java_gateway import ensure_callback_server_started
-
-        ensure_callback_server_started(SparkContext._gateway)
-        wrapper = jvm.org.apache.spark.sql.streaming.PythonStreamingQueryListenerWrapper
-        jlistener = wrapper(_ProgressCallback(on_progress))
-        manager.addListener(jlistener)
-        return lambda: manager.removeListener(jlistener)
-
-    from pyspark.sql.streaming import StreamingQueryListener
-
-    class Progress(StreamingQueryListener):
-        def onQueryStarted(self, event: Any) -> None:
-            pass
-
-        def onQueryProgress(self, event: Any) -> None:
-            progress = event.progress
-            on_progress(str(progress.id), progress.batchId, progress.numInputRows)
-
-        def onQueryIdle(self, event: Any) -> None:
-            pass
-
-        def onQueryTerminated(self, event: Any) -> None:
-            pass
-
-    listener = Progress()
-    spark.streams.addListener(listener)
-    return lambda: spark.streams.removeListener(listener)
 
 
 def _stats(batch_id: int, seconds: float, result: WriteResult | None) -> BatchStats:

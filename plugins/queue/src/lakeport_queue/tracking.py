@@ -2,7 +2,7 @@
 
 Spark names no source in its query events, so each server puts its id into
 the offsets it hands out (``{"position": n, "server": id}``); a
-StreamingQueryListener reads them from progress events (the server is then
+listener reads them from progress events (the server is then
 *claimed* by that query) and, when that query terminates, tells the handle to
 stop the server for good.
 
@@ -57,7 +57,10 @@ def track(spark: SparkSession, server_id: str, handle: QueueHandle) -> None:
         if id(spark) in _listening:
             return
         _listening.add(id(spark))
-    spark.streams.addListener(_make_listener(id(spark)))
+    from lakeport.query_events import listen
+
+    events = _QueueQueryEvents(id(spark))
+    listen(spark, started=events.started, progress=events.progress, terminated=events.terminated)
 
 
 def forget(server_id: str) -> None:
@@ -83,20 +86,22 @@ def candidates_of(server_id: str) -> set[str]:
         return set(_candidates.get(server_id, ()))
 
 
-def _offsets(progress: Any) -> tuple[set[str], bool]:
-    """Server ids in the progress' offsets, and whether every source had an end offset."""
+def _offsets(progress: dict[str, Any]) -> tuple[set[str], bool]:
+    """Server ids in the progress' offsets, and whether every source had an end offset.
+
+    Spark's progress JSON holds an offset parsed when it is JSON, else as a string.
+    """
     found: set[str] = set()
     complete = True
-    for source in getattr(progress, "sources", ()) or ():
-        if not source.endOffset:
+    for source in progress.get("sources") or ():
+        if not source.get("endOffset"):
             complete = False
-        for raw in (source.endOffset, source.startOffset):
-            if not raw or "server" not in raw:
-                continue
-            try:
-                offset = json.loads(raw)
-            except ValueError:
-                continue
+        for offset in (source.get("endOffset"), source.get("startOffset")):
+            if isinstance(offset, str) and "server" in offset:
+                try:
+                    offset = json.loads(offset)
+                except ValueError:
+                    continue
             if isinstance(offset, dict) and isinstance(offset.get("server"), str):
                 found.add(offset["server"])
     return found, complete
@@ -114,53 +119,47 @@ def _drop_candidate(query_id: str) -> list[tuple[QueueHandle, str]]:
     return idle
 
 
-def _make_listener(session: int) -> Any:
-    from pyspark.sql.streaming import StreamingQueryListener
+class _QueueQueryEvents:
+    """Maps one session's queries to queue servers; stops a server when no query can be reading it."""
 
-    class QueueQueryListener(StreamingQueryListener):
-        """Maps queries to queue servers; stops a server when no query can be reading it."""
+    def __init__(self, session: int) -> None:
+        self.session = session
 
-        def onQueryStarted(self, event: Any) -> None:  # noqa: N802 - pyspark API
-            query_id = str(event.runId)  # a restarted query keeps its id; each run has its own runId
-            with _lock:
-                waiting = [sid for sid, s in _session_of.items() if s == session and sid in _candidates]
-                for server_id in waiting:
-                    _candidates[server_id].add(query_id)
-                handles = [(h, sid) for sid in waiting if (h := _owners.get(sid)) is not None]
-            for handle, server_id in handles:
-                handle._server_resume(server_id)  # noqa: SLF001 - the handle's own callback
+    def started(self, event: dict[str, Any]) -> None:
+        query_id = event["runId"]  # a restarted query keeps its id; each run has its own runId
+        with _lock:
+            waiting = [sid for sid, s in _session_of.items() if s == self.session and sid in _candidates]
+            for server_id in waiting:
+                _candidates[server_id].add(query_id)
+            handles = [(h, sid) for sid in waiting if (h := _owners.get(sid)) is not None]
+        for handle, server_id in handles:
+            handle._server_resume(server_id)  # noqa: SLF001 - the handle's own callback
 
-        def onQueryProgress(self, event: Any) -> None:  # noqa: N802
-            query_id = str(event.progress.runId)
-            with _lock:
-                _query_ids[query_id] = str(event.progress.id)
-            found, complete = _offsets(event.progress)
-            with _lock:
-                for server_id in found:
-                    if server_id in _owners:
-                        _claims.setdefault(query_id, set()).add(server_id)
-                        _candidates.pop(server_id, None)
-                # Only a query that reads no queue at all is no candidate: a restarted query's
-                # offsets may name the server of an earlier run (they come from its checkpoint).
-                idle = _drop_candidate(query_id) if complete and not found else []
-            for handle, server_id in idle:
-                handle._server_suspend(server_id)  # noqa: SLF001
+    def progress(self, progress: dict[str, Any]) -> None:
+        query_id = progress["runId"]
+        found, complete = _offsets(progress)
+        with _lock:
+            _query_ids[query_id] = progress["id"]
+            for server_id in found:
+                if server_id in _owners:
+                    _claims.setdefault(query_id, set()).add(server_id)
+                    _candidates.pop(server_id, None)
+            # Only a query that reads no queue at all is no candidate: a restarted query's
+            # offsets may name the server of an earlier run (they come from its checkpoint).
+            idle = _drop_candidate(query_id) if complete and not found else []
+        for handle, server_id in idle:
+            handle._server_suspend(server_id)  # noqa: SLF001
 
-        def onQueryIdle(self, event: Any) -> None:  # noqa: N802
-            pass
-
-        def onQueryTerminated(self, event: Any) -> None:  # noqa: N802
-            query_id = str(event.runId)  # a restarted query keeps its id; each run has its own runId
-            with _lock:
-                claimed = _claims.pop(query_id, set())
-                _query_ids.pop(query_id, None)
-                done = [(h, sid) for sid in claimed if (h := _owners.get(sid)) is not None]
-                idle = _drop_candidate(query_id)
-            for handle, server_id in done:
-                log.info("query %s terminated: stopping its queue server %s", query_id, server_id)
-                handle._server_done(server_id)  # noqa: SLF001
-            for handle, server_id in idle:
-                log.info("query %s terminated before reading queue server %s: suspending it", query_id, server_id)
-                handle._server_suspend(server_id)  # noqa: SLF001
-
-    return QueueQueryListener()
+    def terminated(self, event: dict[str, Any]) -> None:
+        query_id = event["runId"]
+        with _lock:
+            claimed = _claims.pop(query_id, set())
+            _query_ids.pop(query_id, None)
+            done = [(h, sid) for sid in claimed if (h := _owners.get(sid)) is not None]
+            idle = _drop_candidate(query_id)
+        for handle, server_id in done:
+            log.info("query %s terminated: stopping its queue server %s", query_id, server_id)
+            handle._server_done(server_id)  # noqa: SLF001
+        for handle, server_id in idle:
+            log.info("query %s terminated before reading queue server %s: suspending it", query_id, server_id)
+            handle._server_suspend(server_id)  # noqa: SLF001
