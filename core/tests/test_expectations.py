@@ -122,6 +122,26 @@ class Recorder:
         register("warn", lambda rule, results: self.results.append(("warn", rule.name, rule.failed)))
 
 
+@pytest.mark.parametrize("extra", [0, 62], ids=["3-rules", "65-rules"])
+def test_every_action_counted_in_one_write(tmp_lake, people, extra):
+    quarantine = FilesHandle(str(tmp_lake / "q"), table="q")
+    rules = [
+        Expectation("adult", "age >= 18", "quarantine"),
+        Expectation("named", "name IS NOT NULL", "drop"),
+        Expectation("known_id", "id < 100", "fail"),
+        *[Expectation(f"r{i}", f"id <> {i}", "allow") for i in range(extra)],
+    ]
+    target = handle(tmp_lake, "t", *rules, quarantine_table=quarantine)
+    result = target.append(people)
+    assert rows(target.read()) == [(1, "ada", 36)]
+    assert sorted(r["id"] for r in quarantine.read().collect()) == [2, 4]
+    counts = result.expectations
+    assert [counts.failed(name) for name in ("adult", "named", "known_id")] == [2, 1, 0]
+    assert (counts.rows_in, counts.rows_quarantined, counts.rows_dropped, counts.rows_written) == (4, 2, 1, 1)
+    if extra:
+        assert [counts.failed(f"r{i}") for i in (0, 1, 2, 5)] == [0, 1, 1, 0]
+
+
 def test_results_reach_the_hook_and_custom_actions(lakeport_project, people, tmp_lake):
     recorder = Recorder()
     project = lakeport_project(

@@ -129,23 +129,22 @@ class ExpectationEngine:
         With ``rule_mask=True`` (the handle's writer counts a rule mask) and at
         most :data:`~lakeport.expectations.mask.MAX_MASK_RULES` rules, the
         DataFrame keeps every row plus the mask column and
-        ``PreparedWrite.rule_mask`` says what its bits mean; otherwise each rule
-        is evaluated once per row into a hidden boolean column, counted with
-        ``observe`` and failing rows are filtered here.
+        ``PreparedWrite.rule_mask`` says what its bits mean; otherwise the rules
+        are counted with ``observe`` and failing rows are filtered here.
         """
         if rule_mask and len(self.rules) <= MAX_MASK_RULES and MASK_COLUMN not in df.columns:
             return self._prepare_masked(df)
         if rule_mask:
             log.debug("%s: %d rules: counting with observe instead of a rule mask", self.table, len(self.rules))
-        flagged, flags = self._flagged(df)
-        return self._prepare_observed(df, flagged, flags)
+        return self._prepare_observed(df)
 
-    def _prepare_masked(self, source: DataFrame) -> PreparedWrite:
-        """One BIGINT column: bit ``i`` set when rule ``i`` failed, in one ``selectExpr``.
+    def _mask_sql(self) -> tuple[str, int, int]:
+        """SQL of the mask column, and its drop and quarantine bits.
 
-        Each rule appears once in the expression, so it is evaluated once per row.
-        ``fail`` rules get no bit: a row failing one aborts the job, so their
-        count in a committed write is 0.
+        Bit ``i`` is set when rule ``i`` failed; each rule appears once in the
+        expression, so it is evaluated once per row. ``fail`` rules get no bit:
+        a row failing one raises its error in the job (a committed write has
+        none failing).
         """
         terms, guards, drop_bits, quarantine_bits = [], [], 0, 0
         for index, rule in enumerate(self.rules):
@@ -160,15 +159,26 @@ class ExpectationEngine:
         mask = " + ".join(terms) if terms else "0L"
         if guards:
             mask = f"CASE {' '.join(guards)} ELSE {mask} END"
+        return mask, drop_bits, quarantine_bits
+
+    def _prepare_masked(self, source: DataFrame) -> PreparedWrite:
+        """Every row plus the mask column, for a writer that counts and filters it."""
+        mask, drop_bits, quarantine_bits = self._mask_sql()
         written = self._select(source, [f"{mask} AS {MASK_COLUMN}"])
         described = RuleMask(MASK_COLUMN, len(self.rules), drop_bits=drop_bits, quarantine_bits=quarantine_bits)
         return PreparedWrite(self, source, written, None, described)
 
-    def _prepare_observed(self, source: DataFrame, flagged: DataFrame, flags: list[str]) -> PreparedWrite:
-        """Counts through ``observe`` on the written plan; failing rows are filtered here."""
+    def _prepare_observed(self, source: DataFrame) -> PreparedWrite:
+        """Counts through ``observe`` on the written plan; failing rows are filtered here.
+
+        One boolean column per rule feeds the counts, the filter and the fail
+        guard. (Counting bits of the mask column instead measured no faster:
+        CollectMetrics itself, not code-generated, is the cost.)
+        """
         from pyspark.sql import Observation
         from pyspark.sql import functions as F
 
+        flagged, flags = self._flagged(source)
         observation = Observation()
         metrics = ["count(1) AS __rows"]
         # count_if is about twice as cheap as sum(when(...)) in CollectMetrics, which is not code-generated
