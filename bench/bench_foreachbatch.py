@@ -18,7 +18,7 @@ import time
 import uuid
 from pathlib import Path
 
-FILES, ROWS, KEYS, ROUNDS = 16, 2500, 2000, 5
+FILES, ROWS, KEYS, ROUNDS = 16, 2500, 2000, 7
 
 
 def make_source(folder: Path) -> None:
@@ -92,7 +92,8 @@ def main() -> int:
                              max_files_per_trigger=1)
         timings: dict[str, list[float]] = {"StreamLoader": [], "hand-written": []}
         runs = {"StreamLoader": with_stream_loader, "hand-written": by_hand}
-        by_hand(spark, source, work / "warmup", work / "warmup-cp")  # JIT and file caches
+        for name, warm_up in runs.items():  # imports, JIT and file caches, for both sides
+            warm_up(spark, source, work / f"warmup-{name}", work / f"warmup-{name}-cp")
         for round_ in range(ROUNDS):
             order = list(runs) if round_ % 2 == 0 else list(reversed(runs))
             for name in order:
