@@ -100,23 +100,21 @@ class ExpectationEngine:
             raise
         return selected
 
+    def _guard_sql(self, passes: list[str], otherwise: str) -> str:
+        """SQL: ``otherwise``, except that a row failing a ``fail`` rule raises that rule's error in the job.
+
+        ``passes[i]`` is SQL that is true when the row passes rule ``i`` (the rule
+        itself, or a column holding its result).
+        """
+        guards = [
+            f"WHEN NOT {ok} THEN raise_error({_sql_string(self._fail_text(rule))})"
+            for rule, ok in zip(self.rules, passes, strict=True)
+            if rule.action == "fail"
+        ]
+        return f"CASE {' '.join(guards)} ELSE {otherwise} END" if guards else otherwise
+
     def _fail_text(self, rule: Expectation) -> str:
         return f"{FAIL_MARKER}[{rule.name}] expectation {rule.name!r} ({rule.constraint}) failed on table {self.table!r}"
-
-    def _fail_message(self, rule: Expectation) -> Column:
-        from pyspark.sql import functions as F
-
-        return F.lit(self._fail_text(rule))
-
-    def _guarded(self, flags: list[str], otherwise: Column) -> Column:
-        """``otherwise``, except that a row failing a ``fail`` rule raises that rule's error in the job."""
-        from pyspark.sql import functions as F
-
-        guard = None
-        for rule, flag in zip(self.rules, flags, strict=True):
-            if rule.action == "fail":
-                guard = (guard if guard is not None else F).when(~F.col(flag), F.raise_error(self._fail_message(rule)))
-        return otherwise if guard is None else guard.otherwise(otherwise)
 
     def _all_ok(self, flags: list[str], action: str) -> str:
         """SQL: the row passes every rule with ``action``."""
@@ -146,19 +144,16 @@ class ExpectationEngine:
         a row failing one raises its error in the job (a committed write has
         none failing).
         """
-        terms, guards, drop_bits, quarantine_bits = [], [], 0, 0
+        terms, drop_bits, quarantine_bits = [], 0, 0
         for index, rule in enumerate(self.rules):
             if rule.action == "fail":
-                guards.append(f"WHEN NOT {self._ok_sql(rule)} THEN raise_error({_sql_string(self._fail_text(rule))})")
                 continue
             terms.append(f"IF({self._ok_sql(rule)}, 0L, {1 << index}L)")
             if rule.action == "drop":
                 drop_bits |= 1 << index
             elif rule.action == "quarantine":
                 quarantine_bits |= 1 << index
-        mask = " + ".join(terms) if terms else "0L"
-        if guards:
-            mask = f"CASE {' '.join(guards)} ELSE {mask} END"
+        mask = self._guard_sql([self._ok_sql(rule) for rule in self.rules], " + ".join(terms) if terms else "0L")
         return mask, drop_bits, quarantine_bits
 
     def _prepare_masked(self, source: DataFrame) -> PreparedWrite:
@@ -188,7 +183,7 @@ class ExpectationEngine:
         metrics.append(f"count_if(NOT ({quarantine_ok})) AS __quarantined")
         metrics.append(f"count_if(({quarantine_ok}) AND NOT ({drop_ok})) AS __dropped")
         observed = flagged.observe(observation, *[F.expr(metric) for metric in metrics])
-        keep = self._guarded(flags, F.expr(f"({quarantine_ok}) AND ({drop_ok})"))
+        keep = F.expr(self._guard_sql(flags, f"({quarantine_ok}) AND ({drop_ok})"))
         written = observed.filter(keep).drop(*flags)
         return PreparedWrite(self, source, written, observation)
 
