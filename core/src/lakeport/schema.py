@@ -13,6 +13,11 @@ if TYPE_CHECKING:
     from pyspark.sql.types import DataType, StructType
 
 
+def quote_identifier(name: str) -> str:
+    """``name`` as one Spark SQL identifier: in backticks, a backtick inside doubled."""
+    return "`" + name.replace("`", "``") + "`"
+
+
 class SchemaSyntaxError(ValueError):
     """A DDL string that does not parse; the message says where."""
 

@@ -24,6 +24,7 @@ import weakref
 from typing import TYPE_CHECKING, Any, Iterable
 
 from lakeport.errors import SchemaMismatch, TableNotFound, UnsupportedOperation
+from lakeport.schema import quote_identifier
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, Row, SparkSession
@@ -50,10 +51,6 @@ def _quote(name: str) -> str:
     return ".".join(f"`{part.strip('`')}`" for part in name.split("."))
 
 
-def _column(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
 def _literal(text: str) -> str:
     return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
@@ -76,7 +73,7 @@ class NativeDelta:
 
     @property
     def ref(self) -> str:
-        return _quote(self.name) if self.name else "delta.`" + (self.location or "").replace("`", "``") + "`"
+        return _quote(self.name) if self.name else "delta." + quote_identifier(self.location or "")
 
     # -- what the engine can do -----------------------------------------------------
     def _describe_history(self, limit: int | None) -> list[Row] | None:
@@ -245,18 +242,18 @@ class NativeDelta:
         view = f"lakeport_upsert_{uuid.uuid4().hex}"
         df.createOrReplaceTempView(view)
         try:
-            partition = ", ".join(_column(k) for k in keys)
-            order = f"{_column(sequence_by)} DESC" if sequence_by else partition
+            partition = ", ".join(quote_identifier(k) for k in keys)
+            order = f"{quote_identifier(sequence_by)} DESC" if sequence_by else partition
             source = (
-                f"SELECT {', '.join(_column(c) for c in df.columns)} FROM ("
+                f"SELECT {', '.join(quote_identifier(c) for c in df.columns)} FROM ("
                 f"SELECT *, row_number() OVER (PARTITION BY {partition} ORDER BY {order}) AS `__lakeport_rank` "
-                f"FROM {view} WHERE {' AND '.join(f'{_column(k)} IS NOT NULL' for k in keys)}"
+                f"FROM {view} WHERE {' AND '.join(f'{quote_identifier(k)} IS NOT NULL' for k in keys)}"
                 ") AS ranked WHERE `__lakeport_rank` = 1"
             )
             if not self.exists():
                 outcome = self.write(self.spark.sql(source), mode="append", txn=txn)
                 return _Outcome(outcome.version, outcome.skipped, inserted=getattr(outcome, "num_rows", None), updated=0)
-            on = " AND ".join(f"target.{_column(k)} = source.{_column(k)}" for k in keys)
+            on = " AND ".join(f"target.{quote_identifier(k)} = source.{quote_identifier(k)}" for k in keys)
             statement = (
                 f"MERGE INTO {self.ref} AS target USING ({source}) AS source ON {on} "
                 "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
@@ -337,10 +334,10 @@ class NativeDelta:
         scratch = not self.name and not self.has_delta_sql()
         if scratch:  # no `delta.`path`` in DDL here: an external table at the path, dropped again
             name, location = f"`lakeport_create_{uuid.uuid4().hex}`", self.location
-        columns = ", ".join(f"{_column(f.name)} {f.dataType.simpleString()}" for f in schema.fields)
+        columns = ", ".join(f"{quote_identifier(f.name)} {f.dataType.simpleString()}" for f in schema.fields)
         statement = f"CREATE TABLE IF NOT EXISTS {name} ({columns}) USING DELTA"
         if partition_by:
-            statement += " PARTITIONED BY (" + ", ".join(_column(c) for c in partition_by) + ")"
+            statement += " PARTITIONED BY (" + ", ".join(quote_identifier(c) for c in partition_by) + ")"
         if location:
             statement += f" LOCATION {_literal(location)}"
         if properties:

@@ -28,6 +28,8 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
+from lakeport.schema import quote_identifier
+
 from . import log as dlog
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -74,11 +76,7 @@ def read_snapshot(spark: SparkSession, root: str, dt: DeltaTable) -> DataFrame |
         .parquet(*paths)
     )
     logger.debug("Delta table %s v%s: reading %d files with Spark's parquet reader", root, dt.version(), len(paths))
-    return df.select(*[F.col(_quote(name)) for name in schema.fieldNames()])
-
-
-def _quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
+    return df.select(*[F.col(quote_identifier(name)) for name in schema.fieldNames()])
 
 
 def _unsupported_schema(schema: StructType, partition_columns: list[str]) -> str | None:
