@@ -29,6 +29,7 @@ import attrs
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from pyspark.sql.types import StructType
 
 #: a BIGINT has 63 bits besides the sign; more rules fall back to ``observe``.
 MAX_MASK_RULES = 62
@@ -49,6 +50,12 @@ class RuleMask:
     @property
     def filter_bits(self) -> int:
         return self.drop_bits | self.quarantine_bits
+
+    def written_schema(self, schema: StructType) -> StructType:
+        """``schema`` of the masked DataFrame without the mask column: what the writer writes."""
+        from pyspark.sql.types import StructType
+
+        return StructType([f for f in schema.fields if f.name != self.column])
 
     def to_dict(self) -> dict[str, Any]:
         """Plain values, for a JSON write plan shipped to Spark tasks."""

@@ -358,7 +358,7 @@ def upsert(
         raise LakeportError(f"Delta table {root!r}: upsert needs at least one key column")
     data_schema = df.schema
     if rule_mask is not None:
-        data_schema = StructType([f for f in data_schema.fields if f.name != rule_mask.column])
+        data_schema = rule_mask.written_schema(data_schema)
     data_names = {f.name.lower(): f.name for f in data_schema.fields}
     for name in keys + ([sequence_by] if sequence_by else []):
         if name.lower() not in data_names:

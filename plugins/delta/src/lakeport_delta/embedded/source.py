@@ -319,9 +319,7 @@ def plan_write(
         txn = (app_id, txn_version)
 
     if rule_mask is not None:
-        from pyspark.sql.types import StructType
-
-        data_schema = StructType([f for f in data_schema.fields if f.name != rule_mask.column])
+        data_schema = rule_mask.written_schema(data_schema)
     table_schema = None
     current_parts: list[str] = []
     if dt is not None:
