@@ -160,6 +160,31 @@ def test_restart_replays_uncommitted_batches_and_available_now_finishes(spark: A
     assert not queue_threads()
 
 
+def test_close_returns_only_once_a_server_its_query_is_stopping_has_ended(
+    spark: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The end of a query is seen on Spark's listener thread; close() may run while that stops the server."""
+    from lakeport_queue import server as server_module
+
+    handle = QueueHandle(source=queue.Queue(), schema=SCHEMA, table="people")
+    handle.read_stream()
+    stopping = threading.Event()
+    shutdown = server_module._Server.shutdown
+
+    def slow_shutdown(httpd: Any) -> None:
+        stopping.set()
+        time.sleep(1)
+        shutdown(httpd)
+
+    monkeypatch.setattr(server_module._Server, "shutdown", slow_shutdown)
+    query_end = threading.Thread(target=handle._server_done, args=(handle.server.id,))
+    query_end.start()
+    assert stopping.wait(WAIT)
+    handle.close()
+    assert not queue_threads()
+    query_end.join()
+
+
 def test_an_item_that_does_not_fit_fails_the_query_naming_item_and_field(spark: Any, tmp_path: Path) -> None:
     handle = QueueHandle(source=[(1, "a"), (2, 3)], schema=SCHEMA, table="people")
     seen, collect = collector()

@@ -131,10 +131,10 @@ class QueueHandle(Handle):
 
     def close(self) -> None:
         """Stop every server and the drainer; buffered rows stay for a later ``read_stream()``."""
-        with self._lock:
+        with self._lock:  # waits for a server being stopped by its query's end, too
             servers, self._servers = list(self._servers.values()), {}
-        for server in servers:
-            self._stop_server(server)
+            for server in servers:
+                self._stop_server(server)
         if self._feed is not None:
             self._feed.stop()
 
@@ -166,12 +166,12 @@ class QueueHandle(Handle):
 
     def _server_done(self, server_id: str) -> None:
         """The query reading ``server_id`` stopped: stop its server, and the drainer if it was the last."""
-        with self._lock:
+        with self._lock:  # held while stopping: close() must not return while a server thread still runs
             server = self._servers.pop(server_id, None)
-        if server is None:
-            return
-        log.info("queue table %r: its query stopped; stopping server %s", self.table, server_id)
-        self._stop_server(server)
+            if server is None:
+                return
+            log.info("queue table %r: its query stopped; stopping server %s", self.table, server_id)
+            self._stop_server(server)
         self._stop_drainer_if_unserved()
 
     def _server_suspend(self, server_id: str) -> None:

@@ -139,6 +139,9 @@ class FeedServer:
         self.port = 0
         self._httpd: _Server | None = None
         self._thread: threading.Thread | None = None
+        #: start() and stop() come from the caller, listener events and stopper threads: one at a time,
+        #: so a stop() that returns has seen the serving thread end.
+        self._lifecycle = threading.Lock()
         self.routes: dict[str, Callable[[dict[str, str]], Any]] = {
             "/initial": self._initial,
             "/latest": self._latest,
@@ -161,30 +164,32 @@ class FeedServer:
 
     def start(self) -> None:
         """Listen on an ephemeral port (the first time) or on the port this server had before."""
-        if self.running:
-            return
-        self._httpd = _Server(self, self.port)
-        self.port = self.address[1]
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
-            name=f"lakeport-queue-server[{self.feed.table}]", daemon=True,
-        )
-        self._thread.start()
-        log.info("queue table %r served on %s:%d", self.feed.table, *self.address)
+        with self._lifecycle:
+            if self.running:
+                return
+            self._httpd = _Server(self, self.port)
+            self.port = self.address[1]
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever, kwargs={"poll_interval": 0.2},
+                name=f"lakeport-queue-server[{self.feed.table}]", daemon=True,
+            )
+            self._thread.start()
+        log.info("queue table %r served on %s:%d", self.feed.table, HOST, self.port)
 
     def stop(self) -> None:
         """Stop serving and close the port; safe to call twice and from any thread.
 
         ``start()`` serves again on the same port (a suspended server: no thread, no port).
         """
-        httpd, thread = self._httpd, self._thread
-        if httpd is None or thread is None:
-            return
-        self._httpd = self._thread = None
-        httpd.shutdown()
-        httpd.close_connections()
-        httpd.server_close()
-        thread.join(5)
+        with self._lifecycle:
+            httpd, thread = self._httpd, self._thread
+            if httpd is None or thread is None:
+                return
+            self._httpd = self._thread = None
+            httpd.shutdown()  # returns once serve_forever has
+            httpd.close_connections()
+            httpd.server_close()
+            thread.join()
         log.info("queue server of table %r stopped (port %d closed)", self.feed.table, self.port)
 
     # -- routes ---------------------------------------------------------------------------
