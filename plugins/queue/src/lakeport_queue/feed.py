@@ -205,7 +205,7 @@ class Feed:
 
     def _take(self, item: Any) -> bool:
         """Buffer one item; False once the end-of-stream marker arrived."""
-        if self.end_of_stream is not NO_MARKER and (item is self.end_of_stream or _same(item, self.end_of_stream)):
+        if self._ends_stream(item):
             self._exhausted = True
             self._seal_quietly()
             self._mark_idle()
@@ -216,6 +216,9 @@ class Feed:
         if len(self._pending) >= CHUNK_ROWS:
             self._seal_quietly()
         return True
+
+    def _ends_stream(self, item: Any) -> bool:
+        return self.end_of_stream is not NO_MARKER and (item is self.end_of_stream or _same(item, self.end_of_stream))
 
     def _take_all(self) -> bool:
         """Move everything in a plain ``queue.Queue`` at once (one lock, not one ``get`` per item)."""
@@ -230,12 +233,13 @@ class Feed:
             if len(self._pending) >= CHUNK_ROWS:
                 self._seal_quietly()
             return True
-        for index, item in enumerate(items):
-            if not self._take(item):
-                with source.mutex:  # put back what followed the end marker, in order
-                    source.queue.extendleft(reversed(items[index + 1:]))
-                return False
-        return True
+        end = next((index for index, item in enumerate(items) if self._ends_stream(item)), None)
+        if end is not None:  # put back what followed the end marker, in order, before the end is announced
+            with source.mutex:
+                source.queue.extendleft(reversed(items[end + 1:]))
+                source.not_empty.notify_all()
+            items = items[:end + 1]
+        return all(self._take(item) for item in items)
 
     def _drain_queue(self) -> None:
         source = self._source

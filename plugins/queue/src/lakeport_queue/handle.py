@@ -131,12 +131,12 @@ class QueueHandle(Handle):
 
     def close(self) -> None:
         """Stop every server and the drainer; buffered rows stay for a later ``read_stream()``."""
-        with self._lock:  # waits for a server being stopped by its query's end, too
+        with self._lock:  # waits for a server (or the drainer) being stopped by its query's end, too
             servers, self._servers = list(self._servers.values()), {}
             for server in servers:
                 self._stop_server(server)
-        if self._feed is not None:
-            self._feed.stop()
+            if self._feed is not None:
+                self._feed.stop()
 
     def __enter__(self) -> QueueHandle:
         return self
@@ -161,7 +161,8 @@ class QueueHandle(Handle):
         with self._lock:
             self._servers[server.id] = server
         tracking.track(spark, server.id, self)
-        self.feed.start()
+        with self._lock:  # the drainer starts and stops under the handle's lock only
+            self.feed.start()
         return server
 
     def _server_done(self, server_id: str) -> None:
@@ -174,11 +175,21 @@ class QueueHandle(Handle):
             self._stop_server(server)
         self._stop_drainer_if_unserved()
 
-    def _server_suspend(self, server_id: str) -> None:
-        """No query can be reading ``server_id`` now: close its port and thread, keep it to resume."""
+    def _server_idle(self, server_id: str) -> None:
+        """No running query can be reading ``server_id`` now.
+
+        If a query did read it, that run is over and the server is done (a DataFrame serves one
+        run); else it is suspended (port and thread closed), to serve again should its DataFrame
+        be started after all.
+        """
         with self._lock:
             server = self._servers.get(server_id)
-            if server is None or not server.running:
+            if server is None:
+                return
+            if server.read_by_a_query:
+                self._server_done(server_id)
+                return
+            if not server.running:
                 return
             log.info("queue table %r: no running query reads server %s; suspending it", self.table, server_id)
             server.stop()

@@ -91,6 +91,7 @@ class _Handler(BaseHTTPRequestHandler):
                         self.client_address[0])
             self._send_json(HTTPStatus.FORBIDDEN, {"error": "wrong or missing key"})
             return
+        owner.read_by_a_query = True
         url = urlsplit(self.path)
         args = {k: v[-1] for k, v in parse_qs(url.query).items()}
         try:
@@ -135,6 +136,8 @@ class FeedServer:
         self._on_complete = on_complete
         self._on_stop_request = on_stop_request
         self._completed = False
+        #: a query's source has called (with the key): once that run ends, this server is done.
+        self.read_by_a_query = False
         #: the port, kept while the server is suspended (0 before the first start).
         self.port = 0
         self._httpd: _Server | None = None

@@ -11,7 +11,8 @@ first batch fails, or it is stopped at once), so the listener also keeps
 *candidates*: every query started while a server was unclaimed might be
 reading it. When the last candidate of an unclaimed server terminates (or
 shows in a progress event that it reads no queue at all), nothing can be
-reading that server: it is *suspended* (thread and port closed). Spark calls
+reading that server: it is done if a query did read it (the query stopped before
+its first progress event), else *suspended* (thread and port closed). Spark calls
 ``onQueryStarted`` synchronously inside ``DataStreamWriter.start()``, before
 the query's source exists, so a suspended server is resumed on its old port
 in time should its DataFrame be started after all.
@@ -148,7 +149,7 @@ class _QueueQueryEvents:
             # offsets may name the server of an earlier run (they come from its checkpoint).
             idle = _drop_candidate(query_id) if complete and not found else []
         for handle, server_id in idle:
-            handle._server_suspend(server_id)  # noqa: SLF001
+            handle._server_idle(server_id)  # noqa: SLF001
 
     def terminated(self, event: dict[str, Any]) -> None:
         query_id = event["runId"]
@@ -161,5 +162,5 @@ class _QueueQueryEvents:
             log.info("query %s terminated: stopping its queue server %s", query_id, server_id)
             handle._server_done(server_id)  # noqa: SLF001
         for handle, server_id in idle:
-            log.info("query %s terminated before reading queue server %s: suspending it", query_id, server_id)
-            handle._server_suspend(server_id)  # noqa: SLF001
+            log.info("query %s terminated; no running query can be reading queue server %s", query_id, server_id)
+            handle._server_idle(server_id)  # noqa: SLF001
