@@ -6,10 +6,13 @@ Covers what table declarations use: primitive types, ``DECIMAL(p, s)``,
 
 from __future__ import annotations
 
+import functools
+import inspect
 import re
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import pyarrow as pa
     from pyspark.sql.types import DataType, StructType
 
 
@@ -160,3 +163,20 @@ def to_struct(schema: StructType | str | None) -> StructType | None:
     if schema is None or not isinstance(schema, str):
         return schema
     return parse_ddl(schema)
+
+
+def to_arrow(schema: StructType) -> pa.Schema:
+    """The Arrow schema Spark expects from Python data sources for ``schema`` (timestamps in UTC)."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    return to_arrow_schema(schema, **_utc_timestamps())
+
+
+@functools.cache
+def _utc_timestamps() -> dict[str, object]:
+    """PySpark 4.2 takes ``timezone="UTC"``; 4.1 has ``timestamp_utc=True``, which means the same."""
+    from pyspark.sql.pandas.types import to_arrow_schema
+
+    if "timezone" in inspect.signature(to_arrow_schema).parameters:
+        return {"timezone": "UTC"}
+    return {"timestamp_utc": True}

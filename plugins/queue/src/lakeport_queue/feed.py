@@ -128,12 +128,13 @@ class Feed:
         max_buffered_rows: int = 1_000_000,
     ) -> None:
         import pyarrow as pa
-        from pyspark.sql.pandas.types import to_arrow_schema
+
+        from lakeport.schema import to_arrow
 
         check_source(source)
         self.table = table
         self.schema = schema
-        self.arrow_schema: pa.Schema = to_arrow_schema(schema, timezone="UTC")
+        self.arrow_schema: pa.Schema = to_arrow(schema)
         self._row_type = pa.struct(list(self.arrow_schema))
         self.end_of_stream = end_of_stream
         self.max_buffered_rows = max_buffered_rows

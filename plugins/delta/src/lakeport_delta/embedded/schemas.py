@@ -22,9 +22,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 def arrow_schema(schema: StructType) -> pa.Schema:
     """The exact Arrow schema Spark expects from Python data source readers."""
-    from pyspark.sql.pandas.types import to_arrow_schema
+    from lakeport.schema import to_arrow
 
-    return to_arrow_schema(schema, timezone="UTC")
+    return to_arrow(schema)
 
 
 def relaxed(dtype: DataType) -> DataType:
