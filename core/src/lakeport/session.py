@@ -85,3 +85,19 @@ def active_session(spark: SparkSession) -> Iterator[None]:
             jclass.setActiveSession(previous_jvm.get())
         else:
             jclass.clearActiveSession()
+
+
+def python_streams_unsupported() -> str | None:
+    """Why this PySpark cannot run lakeport's Python streaming sources, or None if it can.
+
+    They need rate limits (admission control) and available-now for Python sources, new in
+    PySpark 4.2; without them a rate limit is ignored and available-now stops short, silently.
+    """
+    try:
+        import pyspark.sql.streaming.datasource  # noqa: F401
+    except ImportError:
+        import pyspark
+
+        return ("needs PySpark 4.2 or later (rate limits and available-now for Python streaming sources); "
+                f"this is PySpark {pyspark.__version__}")
+    return None

@@ -546,3 +546,17 @@ def test_register_is_idempotent_and_works_from_new_threads(spark, tmp_path, peop
     t.join()
     assert result["count"] == 3 and result["write"].version == 1
     assert spark.conf.get("spark.sql.python.filterPushdown.enabled") == "true"
+
+
+def test_a_stream_on_a_pyspark_without_python_stream_rate_limits_is_refused_naming_versions(
+    spark, tmp_path, people, monkeypatch
+):
+    """PySpark 4.1 would ignore maxFilesPerTrigger and stop available-now short; refuse it instead."""
+    import sys
+
+    path = str(tmp_path / "t")
+    ops.write(people, path)
+    monkeypatch.setitem(sys.modules, "pyspark.sql.streaming.datasource", None)  # as on PySpark 4.1
+    with pytest.raises(LakeportError, match=r"Delta table at .*t: a streaming read on the embedded backend needs "
+                                            r"PySpark 4\.2 or later .*; this is PySpark 4\."):
+        ops.read_stream(spark, path)

@@ -348,3 +348,17 @@ def test_a_queue_already_read_refuses_another_queues_checkpoint(spark: Any, tmp_
     with pytest.raises(Exception, match="the checkpoint holds positions of another queue"):
         query.awaitTermination(WAIT)
     handle.close()
+
+
+def test_a_pyspark_without_python_stream_rate_limits_is_refused_before_anything_is_served(
+    spark: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PySpark 4.1 would ignore max_rows_per_trigger and stop available-now short; refuse it instead."""
+    import sys
+
+    handle = QueueHandle(source=queue.Queue(), schema=SCHEMA, table="old_spark")
+    monkeypatch.setitem(sys.modules, "pyspark.sql.streaming.datasource", None)  # as on PySpark 4.1
+    with pytest.raises(UnsupportedOperation, match=r"queue table 'old_spark' does not support read_stream\(\): "
+                                                   r"needs PySpark 4\.2 or later .*; this is PySpark 4\."):
+        handle.read_stream()
+    assert not queue_threads("old_spark")

@@ -247,8 +247,13 @@ class QueueHandle(Handle):
         return schema
 
     def _read_stream(self, **options: Any) -> DataFrame:
+        from lakeport.errors import UnsupportedOperation
+        from lakeport.session import python_streams_unsupported
         from lakeport_queue.source import KEY_OPTION, NAME, QueueDataSource
 
+        why = python_streams_unsupported()
+        if why:
+            raise UnsupportedOperation(self.kind, self.table, "read_stream", why)
         spark = self.spark
         _register(spark, QueueDataSource)
         server = self._serve(spark)

@@ -203,10 +203,15 @@ def read_stream(
     max_files_per_trigger: int | None = None,
 ) -> DataFrame:
     """Streaming read: the current snapshot first (unless a start is given), then new commits."""
+    from lakeport.session import python_streams_unsupported
+
     from . import log as dlog
 
-    register(spark)
     root = _root(path)
+    why = python_streams_unsupported()
+    if why:
+        raise LakeportError(f"Delta table at {root}: a streaming read on the embedded backend {why}")
+    register(spark)
     dt = dlog.load_table(root)
     dlog.check_supported(dt, root, "stream from")
     reader = (

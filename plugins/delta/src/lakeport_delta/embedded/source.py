@@ -172,7 +172,7 @@ class DeltaBatchReader(DataSourceReader):
         return [InputPartition((self.root, group)) for group in groups]
 
     def read(self, partition):
-        if partition.value is None:  # Spark asks for one partition even when there are none
+        if partition is None or partition.value is None:  # Spark asks for one even when there are none
             return iter(())
         root, files = partition.value
         return read_files(root, files, self.schema)
