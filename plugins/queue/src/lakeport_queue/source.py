@@ -15,9 +15,9 @@ from typing import Any, Iterator
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 from pyspark.sql.types import StructType
 
-try:  # pyspark >= 4.1
+try:  # PySpark >= 4.2; QueueHandle.read_stream() refuses older ones (lakeport.session.python_streams_unsupported)
     from pyspark.sql.streaming.datasource import ReadMaxRows, SupportsTriggerAvailableNow
-except ImportError:  # pragma: no cover - older pyspark: no admission control, no available-now
+except ImportError:  # pragma: no cover - only for the module to import: no admission control, no available-now
     ReadMaxRows = None  # type: ignore[assignment,misc]
     SupportsTriggerAvailableNow = object  # type: ignore[assignment,misc]
 

@@ -28,13 +28,13 @@ from lakeport.errors import LakeportError, TableNotFound, UnsupportedTableFeatur
 from . import log as dlog
 from .source import _flag, pack_files, read_files
 
-try:  # Spark >= 4.2
+try:  # PySpark >= 4.2; ops.read_stream() refuses older ones (lakeport.session.python_streams_unsupported)
     from pyspark.sql.streaming.datasource import (
         ReadAllAvailable,
         ReadMaxFiles,
         SupportsTriggerAvailableNow,
     )
-except ImportError:  # pragma: no cover - older Spark: no admission control, no AvailableNow
+except ImportError:  # pragma: no cover - only for the module to import: no admission control, no AvailableNow
     ReadAllAvailable = ReadMaxFiles = None  # type: ignore[assignment,misc]
 
     class SupportsTriggerAvailableNow:  # type: ignore[no-redef]
