@@ -228,19 +228,19 @@ class Feed:
             items = list(source.queue)
             source.queue.clear()
             source.not_full.notify_all()
-        if self.end_of_stream is NO_MARKER:  # nothing to look for: no Python work per item
-            self._pending.extend(items)
-            self._pulled += len(items)
-            if len(self._pending) >= CHUNK_ROWS:
-                self._seal_quietly()
-            return True
-        end = next((index for index, item in enumerate(items) if self._ends_stream(item)), None)
+        end = None
+        if self.end_of_stream is not NO_MARKER:  # with no marker, no Python work per item
+            end = next((index for index, item in enumerate(items) if self._ends_stream(item)), None)
         if end is not None:  # put back what followed the end marker, in order, before the end is announced
             with source.mutex:
                 source.queue.extendleft(reversed(items[end + 1:]))
                 source.not_empty.notify_all()
-            items = items[:end + 1]
-        return all(self._take(item) for item in items)
+        taken = items[:end]
+        self._pending.extend(taken)
+        self._pulled += len(taken)
+        if len(self._pending) >= CHUNK_ROWS:
+            self._seal_quietly()
+        return end is None or self._take(items[end])
 
     def _drain_queue(self) -> None:
         source = self._source
