@@ -158,11 +158,10 @@ class QueueHandle(Handle):
         server = FeedServer(self.feed, on_complete=lambda: self._complete(server, spark),
                             on_stop_request=lambda: self._server_done(server.id))
         server.start()
-        with self._lock:
-            self._servers[server.id] = server
-        tracking.track(spark, server.id, self)
         with self._lock:  # the drainer starts and stops under the handle's lock only
+            self._servers[server.id] = server
             self.feed.start()
+        tracking.track(spark, server.id, self)
         return server
 
     def _server_done(self, server_id: str) -> None:
