@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 from lakeport import errors as _errors
 from lakeport.errors import LakeportError, SchemaMismatch, TableNotFound, WriteConflict
+from lakeport.schema import to_arrow
 
 from . import SOURCE_NAME
 
@@ -397,7 +398,7 @@ def upsert(
     counts = None
     if rule_mask is not None:
         collected, counts = rule_mask.apply(collected)
-    source = _conform(collected, checked, schemas.arrow_schema(checked.table))
+    source = _conform(collected, checked, to_arrow(checked.table))
     sequence = None
     if sequence_by and sequence_data in to_table:
         sequence = to_table[sequence_data]
@@ -427,7 +428,7 @@ def upsert(
         if dt is None or (
             _no_key_in_table(dt, deduped, keys) and dlog.latest_version(root, read_version) == read_version
         ):
-            full = _with_all_columns(deduped, schemas.arrow_schema(checked.table))
+            full = _with_all_columns(deduped, to_arrow(checked.table))
             write_deltalake(dt if dt is not None else root, full, mode="append", commit_properties=props)
             inserted, updated = deduped.num_rows, 0
         else:

@@ -16,15 +16,7 @@ from typing import TYPE_CHECKING
 from lakeport.errors import SchemaMismatch
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pyarrow as pa
     from pyspark.sql.types import DataType, StructType
-
-
-def arrow_schema(schema: StructType) -> pa.Schema:
-    """The exact Arrow schema Spark expects from Python data source readers."""
-    from lakeport.schema import to_arrow
-
-    return to_arrow(schema)
 
 
 def relaxed(dtype: DataType) -> DataType:

@@ -37,6 +37,7 @@ from pyspark.sql.datasource import (
 
 from lakeport.errors import LakeportError, SchemaMismatch, TableNotFound, WriteConflict
 from lakeport.expectations.mask import RuleCounts, RuleMask
+from lakeport.schema import to_arrow
 
 from . import SOURCE_NAME, schemas
 from . import log as dlog
@@ -228,7 +229,7 @@ def read_files(root: str, files: list, schema) -> Iterator:
     """
     import pyarrow.parquet as pq
 
-    target = schemas.arrow_schema(schema)
+    target = to_arrow(schema)
     names = target.names
     for f in files:
         pvals = f.partition_values
@@ -488,7 +489,7 @@ class _TaskFiles:
         self.task, self.attempt = task, attempt
         self.table = StructType.fromJson(json.loads(plan["schema"]))
         self.parts = list(plan["partitionBy"])
-        table_arrow = schemas.arrow_schema(self.table)
+        table_arrow = to_arrow(self.table)
         self.types = {f.name: table_arrow.field(f.name).type for f in self.table.fields}
         self.not_null = {f.name for f in self.table.fields if not f.nullable}
         self.spark_types = {f.name: f.dataType for f in self.table.fields}
