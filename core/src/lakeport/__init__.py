@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import pluggy
-
 from lakeport.errors import (
     ConfigError,
     ExpectationFailed,
@@ -17,8 +15,6 @@ from lakeport.errors import (
     UnsupportedTableFeature,
     WriteConflict,
 )
-
-hookimpl = pluggy.HookimplMarker("lakeport")
 
 if TYPE_CHECKING:
     from lakeport.project import Project, load

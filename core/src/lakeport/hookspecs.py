@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
-import pluggy
+from lakeport.markers import hookspec
 
 if TYPE_CHECKING:
     from lakeport.cli import CommandRegistry
@@ -18,8 +18,6 @@ if TYPE_CHECKING:
     from lakeport.expectations import ExpectationResults
     from lakeport.handles import HandleKindRegistrar
     from lakeport.project import Project
-
-hookspec = pluggy.HookspecMarker("lakeport")
 
 
 @hookspec

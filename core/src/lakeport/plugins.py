@@ -15,6 +15,7 @@ import pluggy
 
 from lakeport import hookspecs
 from lakeport.errors import PluginError
+from lakeport.markers import PROJECT_NAME
 
 if TYPE_CHECKING:
     from lakeport.context import ReadContext, WriteContext, WriteResult
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-PROJECT_NAME = "lakeport"
 DISABLE_ENV_VAR = "LAKEPORT_DISABLE_PLUGINS"
 
 #: name -> module of the plugins that ship with the core distribution.

@@ -5,13 +5,20 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
+import weakref
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Iterator, Mapping
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 log = logging.getLogger(__name__)
+
+#: which Python data sources each session has had registered: keyed by the session object
+#: itself (weakly, so a stopped session is forgotten), never by ``id()``, which a new session may reuse.
+_registered_sources: weakref.WeakKeyDictionary[Any, set[str]] = weakref.WeakKeyDictionary()
+_registered_lock = threading.Lock()
 
 #: settings for a local session on a laptop or CI runner.
 LOCAL_DEFAULTS: Mapping[str, str] = {
@@ -101,3 +108,21 @@ def python_streams_unsupported() -> str | None:
         return ("needs PySpark 4.2 or later (rate limits and available-now for Python streaming sources); "
                 f"this is PySpark {pyspark.__version__}")
     return None
+
+
+def register_data_source(spark: SparkSession, data_source: type) -> bool:
+    """Register a Python data source class on ``spark`` once; True if this call registered it.
+
+    Registering the same source again on every read would cost a JVM round trip each
+    time; keying by the session object (not ``id()``) keeps a new session from
+    inheriting a stopped one's record.
+    """
+    name = f"{data_source.__module__}.{data_source.__qualname__}"
+    with _registered_lock:
+        done = _registered_sources.setdefault(spark, set())
+        if name in done:
+            return False
+        spark.dataSource.register(data_source)
+        done.add(name)
+    log.debug("registered Python data source %s on %r", name, spark)
+    return True

@@ -8,17 +8,14 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import attrs
 
-from lakeport.config.model import Backend
-from lakeport.context import WriteResult
-from lakeport.errors import ConfigError, TableNotFound
-from lakeport.handles import Handle, common_handle_kwargs
+from lakeport.api import ConfigError, Handle, TableNotFound, WriteResult, common_handle_kwargs
+from lakeport_delta.settings import Backend
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
-    from lakeport.expectations.mask import RuleMask
-    from lakeport.project import Project
+    from lakeport.api import Project, RuleMask
 
 log = logging.getLogger(__name__)
 

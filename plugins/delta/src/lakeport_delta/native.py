@@ -23,8 +23,7 @@ import uuid
 import weakref
 from typing import TYPE_CHECKING, Any, Iterable
 
-from lakeport.errors import SchemaMismatch, TableNotFound, UnsupportedOperation
-from lakeport.schema import quote_identifier
+from lakeport.api import SchemaMismatch, TableNotFound, UnsupportedOperation, quote_identifier
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, Row, SparkSession

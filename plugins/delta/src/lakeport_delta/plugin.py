@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from lakeport import hookimpl
+from lakeport.api import hookimpl
 
 
 def describe_backend(project: Any) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lakeport.errors import ConfigError, LakeportError
+from lakeport.api import ConfigError, LakeportError
 
 
 class StreamError(LakeportError):

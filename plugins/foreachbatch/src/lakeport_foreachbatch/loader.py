@@ -11,9 +11,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 import attrs
 
-from lakeport.errors import ConfigError, LakeportError
-from lakeport.etl import Loader, SimpleLoader
-from lakeport.expectations import describe_rule
+from lakeport.api import ConfigError, LakeportError, Loader, SimpleLoader, describe_rule
 from lakeport_foreachbatch.checkpoint import CheckpointFiles, claim, describe_sources
 from lakeport_foreachbatch.errors import StreamError
 
@@ -21,9 +19,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame
     from pyspark.sql.streaming import StreamingQuery
 
-    from lakeport.context import WriteResult
-    from lakeport.handles.base import Handle
-    from lakeport.project import Project
+    from lakeport.api import Handle, Project, WriteResult
 
 log = logging.getLogger("lakeport.foreachbatch")
 
@@ -252,7 +248,7 @@ class StreamLoader(Loader):
 
     # -- one micro-batch ----------------------------------------------------------------
     def _process_batch(self, batch_df: DataFrame, batch_id: int) -> None:
-        from lakeport.session import active_session
+        from lakeport.api import active_session
 
         self._in_batch.set()
         started = time.monotonic()
@@ -287,7 +283,7 @@ class StreamLoader(Loader):
     # -- progress -----------------------------------------------------------------------
     def _add_listener(self, spark: Any) -> None:
         """Log each batch once Spark reports its input rows (progress events are asynchronous)."""
-        from lakeport.query_events import listen
+        from lakeport.api import listen_query_events as listen
 
         try:
             self._listener = listen(spark, progress=self._on_query_progress)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lakeport import hookimpl
+from lakeport.api import hookimpl
 
 
 @hookimpl

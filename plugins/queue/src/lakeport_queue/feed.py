@@ -17,7 +17,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
-from lakeport.errors import LakeportError, SchemaMismatch
+from lakeport.api import LakeportError, SchemaMismatch
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -129,7 +129,7 @@ class Feed:
     ) -> None:
         import pyarrow as pa
 
-        from lakeport.schema import to_arrow
+        from lakeport.api import to_arrow
 
         check_source(source)
         self.table = table

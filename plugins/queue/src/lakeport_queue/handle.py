@@ -15,14 +15,13 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from lakeport.errors import ConfigError
-from lakeport.handles.base import Handle, common_handle_kwargs
+from lakeport.api import ConfigError, Handle, common_handle_kwargs, register_data_source
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
-    from lakeport.project import Project
+    from lakeport.api import Project
     from lakeport_queue.feed import Feed
     from lakeport_queue.server import FeedServer
 
@@ -85,7 +84,7 @@ class QueueHandle(Handle):
 
     @classmethod
     def from_config(cls, project: Project, table: str) -> QueueHandle:
-        from lakeport.etl.pipelines import import_callable
+        from lakeport.api import import_callable
 
         spec = project.table(table)
         opts: QueueOptions = project.table_options(table)
@@ -246,15 +245,14 @@ class QueueHandle(Handle):
         return schema
 
     def _read_stream(self, **options: Any) -> DataFrame:
-        from lakeport.errors import UnsupportedOperation
-        from lakeport.session import python_streams_unsupported
+        from lakeport.api import UnsupportedOperation, python_streams_unsupported
         from lakeport_queue.source import KEY_OPTION, NAME, QueueDataSource
 
         why = python_streams_unsupported()
         if why:
             raise UnsupportedOperation(self.kind, self.table, "read_stream", why)
         spark = self.spark
-        _register(spark, QueueDataSource)
+        register_data_source(spark, QueueDataSource)
         server = self._serve(spark)
         reader = (
             spark.readStream.format(NAME)
@@ -267,12 +265,4 @@ class QueueHandle(Handle):
             reader = reader.option("max_rows_per_trigger", str(self.max_rows_per_trigger))
         return reader.options(**{k: str(v) for k, v in options.items()}).load()
 
-
-_registered: set[int] = set()
-
-
-def _register(spark: SparkSession, data_source: type) -> None:
-    if id(spark) not in _registered:
-        spark.dataSource.register(data_source)
-        _registered.add(id(spark))
 

@@ -20,7 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
-from lakeport.errors import LakeportError
+from lakeport.api import LakeportError
 
 if TYPE_CHECKING:
     from lakeport_queue.feed import Feed

@@ -58,7 +58,7 @@ def track(spark: SparkSession, server_id: str, handle: QueueHandle) -> None:
         if id(spark) in _listening:
             return
         _listening.add(id(spark))
-    from lakeport.query_events import listen
+    from lakeport.api import listen_query_events as listen
 
     events = _QueueQueryEvents(id(spark))
     listen(spark, started=events.started, progress=events.progress, terminated=events.terminated)

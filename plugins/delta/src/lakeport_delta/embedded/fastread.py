@@ -28,7 +28,7 @@ import os
 import re
 from typing import TYPE_CHECKING, Any
 
-from lakeport.schema import quote_identifier
+from lakeport.api import quote_identifier
 
 from . import log as dlog
 

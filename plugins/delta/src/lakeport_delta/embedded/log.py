@@ -16,7 +16,7 @@ import os
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import unquote, urlparse
 
-from lakeport.errors import LakeportError, TableNotFound, UnsupportedTableFeature
+from lakeport.api import LakeportError, TableNotFound, UnsupportedTableFeature
 
 if TYPE_CHECKING:  # pragma: no cover
     from deltalake import DeltaTable

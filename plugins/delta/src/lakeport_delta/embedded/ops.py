@@ -17,15 +17,12 @@ import os
 import re
 import shutil
 import tempfile
-import threading
 import uuid
-import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
-from lakeport import errors as _errors
-from lakeport.errors import LakeportError, SchemaMismatch, TableNotFound, WriteConflict
-from lakeport.schema import to_arrow
+from lakeport import api as _errors
+from lakeport.api import LakeportError, SchemaMismatch, TableNotFound, WriteConflict, register_data_source, to_arrow
 
 from . import SOURCE_NAME
 
@@ -34,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
     from pyspark.sql.types import StructType
 
-    from lakeport.expectations.mask import RuleCounts, RuleMask
+    from lakeport.api import RuleCounts, RuleMask
 
 logger = logging.getLogger(__name__)
 
@@ -101,10 +98,6 @@ class DeleteOutcome:
 
 # =========================================================================== session
 
-_registered: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
 def register(spark: SparkSession) -> None:
     """Register the ``lakeport_delta`` data source on ``spark`` (once per session).
 
@@ -112,20 +105,17 @@ def register(spark: SparkSession) -> None:
     data sources up through the thread's active session, which a new thread lacks.
     Turns on ``spark.sql.python.filterPushdown.enabled`` so that reads prune partitions.
     """
-    _activate(spark)
-    with _lock:
-        if _registered.get(spark):
-            return
-        from .source import DeltaDataSource
+    from .source import DeltaDataSource
 
-        spark.dataSource.register(DeltaDataSource)
-        try:
-            if str(spark.conf.get(PUSHDOWN_CONF, "false")).lower() != "true":
-                spark.conf.set(PUSHDOWN_CONF, "true")
-        except Exception as e:  # noqa: BLE001 - a read-only conf only costs pruning
-            logger.warning("could not enable %s (%s); Delta reads will not prune files", PUSHDOWN_CONF, e)
-        _registered[spark] = True
-        logger.debug("registered data source %r on %r", SOURCE_NAME, spark)
+    _activate(spark)
+    if not register_data_source(spark, DeltaDataSource):
+        return
+    try:
+        if str(spark.conf.get(PUSHDOWN_CONF, "false")).lower() != "true":
+            spark.conf.set(PUSHDOWN_CONF, "true")
+    except Exception as e:  # noqa: BLE001 - a read-only conf only costs pruning
+        logger.warning("could not enable %s (%s); Delta reads will not prune files", PUSHDOWN_CONF, e)
+    logger.debug("registered data source %r on %r", SOURCE_NAME, spark)
 
 
 def _activate(spark: SparkSession) -> None:
@@ -204,7 +194,7 @@ def read_stream(
     max_files_per_trigger: int | None = None,
 ) -> DataFrame:
     """Streaming read: the current snapshot first (unless a start is given), then new commits."""
-    from lakeport.session import python_streams_unsupported
+    from lakeport.api import python_streams_unsupported
 
     from . import log as dlog
 
@@ -259,7 +249,7 @@ def write(
     ``rule_mask`` the tasks count and filter by the mask column (not written) and the
     outcome carries the summed ``rule_counts``.
     """
-    from lakeport.expectations.mask import RuleCounts
+    from lakeport.api import RuleCounts
 
     from .source import plan_write
 

@@ -35,9 +35,7 @@ from pyspark.sql.datasource import (
     WriterCommitMessage,
 )
 
-from lakeport.errors import LakeportError, SchemaMismatch, TableNotFound, WriteConflict
-from lakeport.expectations.mask import RuleCounts, RuleMask
-from lakeport.schema import to_arrow
+from lakeport.api import LakeportError, RuleCounts, RuleMask, SchemaMismatch, TableNotFound, WriteConflict, to_arrow
 
 from . import SOURCE_NAME, schemas
 from . import log as dlog

@@ -23,7 +23,7 @@ from urllib.parse import unquote
 
 from pyspark.sql.datasource import DataSourceStreamReader, InputPartition
 
-from lakeport.errors import LakeportError, TableNotFound, UnsupportedTableFeature
+from lakeport.api import LakeportError, TableNotFound, UnsupportedTableFeature
 
 from . import log as dlog
 from .source import _flag, pack_files, read_files
