@@ -15,6 +15,7 @@ from lakeport.errors import (
     UnsupportedTableFeature,
     WriteConflict,
 )
+from lakeport.markers import hookimpl
 
 if TYPE_CHECKING:
     from lakeport.project import Project, load
