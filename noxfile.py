@@ -59,8 +59,12 @@ def demo(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
+    """ruff, then mypy over core and every plugin (the files listed in pyproject's [tool.mypy])."""
     session.install("ruff")
     session.run("ruff", "check", ".", *session.posargs)
+    install(session, *distributions())
+    session.install("mypy")
+    session.run("mypy")
 
 
 @nox.session(default=False)
