@@ -81,7 +81,7 @@ def documented_hooks() -> dict[str, str]:
     """Each ``## lakeport_*`` section of docs/hooks.md and its text."""
     text = (REPO / "docs" / "hooks.md").read_text()
     parts = re.split(r"^## (lakeport_\w+)\s*$", text, flags=re.M)
-    return dict(zip(parts[1::2], parts[2::2]))
+    return dict(zip(parts[1::2], parts[2::2], strict=True))
 
 
 @pytest.mark.parametrize("name", HOOKS)
