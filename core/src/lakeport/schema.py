@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -85,7 +85,7 @@ class _Parser:
                 self.take(":")
             data_type = self.data_type()
             nullable, metadata = True, {}
-            while self.peek() is not None and self.peek().lower() in ("not", "comment"):
+            while (word := self.peek()) is not None and word.lower() in ("not", "comment"):
                 if self.take().lower() == "not":
                     self.take("null")
                     nullable = False
@@ -173,7 +173,7 @@ def to_arrow(schema: StructType) -> pa.Schema:
 
 
 @functools.cache
-def _utc_timestamps() -> dict[str, object]:
+def _utc_timestamps() -> dict[str, Any]:
     """PySpark 4.2 takes ``timezone="UTC"``; 4.1 has ``timestamp_utc=True``, which means the same."""
     from pyspark.sql.pandas.types import to_arrow_schema
 

@@ -81,13 +81,13 @@ def active_session(spark: SparkSession) -> Iterator[None]:
         yield
         return
     jclass = jvm.SparkSession
-    previous, previous_jvm = SparkSession._activeSession, jclass.getActiveSession()  # type: ignore[attr-defined]
-    SparkSession._activeSession = spark  # type: ignore[attr-defined]
+    previous, previous_jvm = SparkSession._activeSession, jclass.getActiveSession()
+    SparkSession._activeSession = spark
     jclass.setActiveSession(jsession)
     try:
         yield
     finally:
-        SparkSession._activeSession = previous  # type: ignore[attr-defined]
+        SparkSession._activeSession = previous
         if previous_jvm.isDefined():
             jclass.setActiveSession(previous_jvm.get())
         else:

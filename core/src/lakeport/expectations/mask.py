@@ -104,7 +104,7 @@ class RuleCounts:
 
     rows_in: int = 0
     #: failing rows per rule, in rule order (bit order).
-    failed: tuple[int, ...] = attrs.field(default=(), converter=tuple)
+    failed: tuple[int, ...] = attrs.field(default=(), converter=tuple[int, ...])
     rows_dropped: int = 0
     rows_quarantined: int = 0
 

@@ -165,8 +165,8 @@ class Handle:
             raise
         if result is None:
             result = WriteResult(table=self.table, kind=self.kind, mode=mode)
-        for callback in context.after_commit_callbacks:
-            callback(result)
+        for after_commit in context.after_commit_callbacks:
+            after_commit(result)
         self.hooks.after_write(context, result)
         return result
 

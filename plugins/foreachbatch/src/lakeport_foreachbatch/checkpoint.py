@@ -66,7 +66,8 @@ class CheckpointFiles:
             return None
         stream = fs.open(path)
         try:
-            jvm = self._spark._jvm  # type: ignore[union-attr]
+            jvm = getattr(self._spark, "_jvm", None)
+            assert jvm is not None, "checkpoint files are read through the JVM (classic Spark)"
             return jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8")
         finally:
             stream.close()
