@@ -11,39 +11,14 @@ import json
 import logging
 import os
 import sys
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Sequence
 
+from lakeport.commands import Command, CommandRegistry
 from lakeport.errors import ConfigError, LakeportError
 
 log = logging.getLogger("lakeport.cli")
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
-
-
-class Command(NamedTuple):
-    name: str
-    help: str
-    configure: Callable[[argparse.ArgumentParser], None]
-    run: Callable[[argparse.Namespace], int]
-
-
-class CommandRegistry:
-    """Handed to ``lakeport_register_commands``; plugins call ``add_command``."""
-
-    def __init__(self) -> None:
-        self.commands: dict[str, Command] = {}
-
-    def add_command(
-        self,
-        name: str,
-        *,
-        help: str,
-        configure: Callable[[argparse.ArgumentParser], None],
-        run: Callable[[argparse.Namespace], int],
-    ) -> None:
-        if name in self.commands:
-            raise LakeportError(f"CLI command {name!r} is registered twice")
-        self.commands[name] = Command(name, help, configure, run)
 
 
 def add_project_arguments(parser: argparse.ArgumentParser) -> None:

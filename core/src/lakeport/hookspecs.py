@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from lakeport.markers import hookspec
 
 if TYPE_CHECKING:
-    from lakeport.cli import CommandRegistry
+    from lakeport.commands import CommandRegistry
     from lakeport.context import ReadContext, WriteContext, WriteResult
     from lakeport.etl import Loader
-    from lakeport.expectations import ExpectationResults
-    from lakeport.handles import HandleKindRegistrar
+    from lakeport.expectations.values import ExpectationResults
+    from lakeport.kinds import HandleKindRegistrar
     from lakeport.project import Project
 
 

@@ -187,7 +187,7 @@ def test_close_returns_only_once_a_server_its_query_is_stopping_has_ended(
         shutdown(httpd)
 
     monkeypatch.setattr(server_module._Server, "shutdown", slow_shutdown)
-    query_end = threading.Thread(target=handle._server_done, args=(handle.server.id,))
+    query_end = threading.Thread(target=handle.server_done, args=(handle.server.id,))
     query_end.start()
     assert stopping.wait(WAIT)
     handle.close()

@@ -13,8 +13,8 @@ import logging
 from typing import TYPE_CHECKING, Any, Iterable
 
 from lakeport.errors import ConfigError, ExpectationFailed, LakeportError
-from lakeport.expectations import BUILTIN_ACTIONS, Expectation, ExpectationResults, RuleResult
 from lakeport.expectations.mask import MASK_COLUMN, MAX_MASK_RULES, RuleCounts, RuleMask
+from lakeport.expectations.values import BUILTIN_ACTIONS, Expectation, ExpectationResults, RuleResult
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame

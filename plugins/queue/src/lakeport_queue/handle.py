@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from lakeport.api import Project
     from lakeport_queue.feed import Feed
     from lakeport_queue.server import FeedServer
+    from lakeport_queue.tracking import QueryTracker
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +81,8 @@ class QueueHandle(Handle):
         self.max_buffered_rows = max_buffered_rows
         self._feed: Feed | None = None
         self._servers: dict[str, FeedServer] = {}
+        #: server id -> the tracker of the session whose query it serves.
+        self._trackers: dict[str, QueryTracker] = {}
         self._lock = threading.RLock()
 
     @classmethod
@@ -145,8 +148,8 @@ class QueueHandle(Handle):
 
     def _serve(self, spark: SparkSession) -> FeedServer:
         """A new server (port, key, id) for the query about to start; the drainer runs while any does."""
-        from lakeport_queue import tracking
         from lakeport_queue.server import FeedServer
+        from lakeport_queue.tracking import tracker_for
 
         with self._lock:  # one query at a time: a new DataFrame replaces those whose server is suspended
             retired = [s for s in self._servers.values() if not s.running]
@@ -154,16 +157,19 @@ class QueueHandle(Handle):
                 del self._servers[old.id]
         for old in retired:
             self._stop_server(old)
-        server = FeedServer(self.feed, on_complete=lambda: self._complete(server, spark),
-                            on_stop_request=lambda: self._server_done(server.id))
+        tracker = tracker_for(spark)
+        server = FeedServer(self.feed, on_complete=lambda: self._complete(server, spark, tracker),
+                            on_stop_request=lambda: self.server_done(server.id))
         server.start()
         with self._lock:  # the drainer starts and stops under the handle's lock only
             self._servers[server.id] = server
+            self._trackers[server.id] = tracker
             self.feed.start()
-        tracking.track(spark, server.id, self)
+        tracker.track(server.id, self)
         return server
 
-    def _server_done(self, server_id: str) -> None:
+    # -- called by the session's query tracker (lakeport_queue.tracking) --------------------
+    def server_done(self, server_id: str) -> None:
         """The query reading ``server_id`` stopped: stop its server, and the drainer if it was the last."""
         with self._lock:  # held while stopping: close() must not return while a server thread still runs
             server = self._servers.pop(server_id, None)
@@ -173,7 +179,7 @@ class QueueHandle(Handle):
             self._stop_server(server)
         self._stop_drainer_if_unserved()
 
-    def _server_idle(self, server_id: str) -> None:
+    def server_idle(self, server_id: str) -> None:
         """No running query can be reading ``server_id`` now.
 
         If a query did read it, that run is over and the server is done (a DataFrame serves one
@@ -185,7 +191,7 @@ class QueueHandle(Handle):
             if server is None:
                 return
             if server.read_by_a_query:
-                self._server_done(server_id)
+                self.server_done(server_id)
                 return
             if not server.running:
                 return
@@ -193,7 +199,7 @@ class QueueHandle(Handle):
             server.stop()
         self._stop_drainer_if_unserved()
 
-    def _server_resume(self, server_id: str) -> None:
+    def server_resume(self, server_id: str) -> None:
         """A query started that may read the suspended ``server_id``: serve it again, on its port."""
         with self._lock:
             server = self._servers.get(server_id)
@@ -213,26 +219,24 @@ class QueueHandle(Handle):
             if self._feed is not None and not any(s.running for s in self._servers.values()):
                 self._feed.stop()
 
-    @staticmethod
-    def _stop_server(server: FeedServer) -> None:
-        from lakeport_queue import tracking
-
+    def _stop_server(self, server: FeedServer) -> None:
         server.stop()
-        tracking.forget(server.id)
+        tracker = self._trackers.pop(server.id, None)
+        if tracker is not None:
+            tracker.forget(server.id)
 
-    def _complete(self, server: FeedServer, spark: SparkSession) -> None:
+    def _complete(self, server: FeedServer, spark: SparkSession, tracker: QueryTracker) -> None:
         """The stream ended and was read: stop the query (from another thread, never the caller's)."""
-        from lakeport_queue import tracking
 
         def stop() -> None:
             deadline = time.monotonic() + COMPLETE_STOP_TIMEOUT
             while time.monotonic() < deadline and server.running:
-                for query_id in tracking.queries_of(server.id):
+                for query_id in tracker.queries_of(server.id):
                     query = spark.streams.get(query_id)
                     if query is not None and query.isActive:
                         log.info("queue table %r: stream complete, stopping query %s", self.table, query_id)
                         query.stop()
-                        self._server_done(server.id)
+                        self.server_done(server.id)
                         return
                 time.sleep(0.2)
 

@@ -26,7 +26,7 @@ from pyspark.sql.datasource import DataSourceStreamReader, InputPartition
 from lakeport.api import LakeportError, TableNotFound, UnsupportedTableFeature
 
 from . import log as dlog
-from .source import _flag, pack_files, read_files
+from .scan import flag, pack_files, read_files
 
 try:  # PySpark >= 4.2; ops.read_stream() refuses older ones (lakeport.session.python_streams_unsupported)
     from pyspark.sql.streaming.datasource import (
@@ -53,7 +53,7 @@ class DeltaStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self.types = {f.name: f.dataType for f in schema.fields}
         self.starting_version = options.get("startingVersion")
         self.starting_timestamp = options.get("startingTimestamp")
-        self.skip_change_commits = _flag(options.get("skipChangeCommits", "false"))
+        self.skip_change_commits = flag(options.get("skipChangeCommits", "false"))
         max_files = options.get("maxFilesPerTrigger")
         self.max_files = int(max_files) if max_files not in (None, "") else None
         if self.max_files is not None and self.max_files < 1:
