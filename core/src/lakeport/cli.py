@@ -186,7 +186,8 @@ class _CurrentStderrHandler(logging.StreamHandler):
         pass
 
 
-def _setup_logging(verbosity: int) -> None:
+def _setup_logging(verbosity: int, packages: Sequence[str] = ()) -> None:
+    """INFO (or DEBUG with -vv) of ``lakeport`` and of the loaded plugins' packages; WARNING of the rest."""
     level = logging.DEBUG if verbosity > 1 else logging.INFO
     root = logging.getLogger()
     if not any(getattr(h, "_lakeport_cli", False) for h in root.handlers):
@@ -194,7 +195,8 @@ def _setup_logging(verbosity: int) -> None:
         handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
         root.addHandler(handler)
     root.setLevel(logging.WARNING)
-    logging.getLogger("lakeport").setLevel(level if verbosity else logging.INFO)
+    for name in dict.fromkeys(("lakeport", *packages)):
+        logging.getLogger(name).setLevel(level if verbosity else logging.INFO)
     logging.getLogger("py4j").setLevel(logging.ERROR)
 
 
@@ -205,12 +207,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         from lakeport.plugins import Hooks
 
-        Hooks.load().register_commands(registry)
+        hooks = Hooks.load()
+        hooks.register_commands(registry)
     except LakeportError as exc:
         print(f"lakeport: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     args = build_parser(registry).parse_args(argv)
-    _setup_logging(args.verbose)
+    _setup_logging(args.verbose, hooks.plugin_packages())
     had_session = _active_spark_session() is not None
     try:
         return int(args._run(args) or 0)

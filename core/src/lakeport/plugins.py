@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import logging
 import os
+import types
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, NamedTuple
 
 import pluggy
@@ -116,6 +117,15 @@ class Hooks:
     @classmethod
     def load(cls, disable: Iterable[str] = (), plugins: Iterable[object] = ()) -> Hooks:
         return cls(get_plugin_manager(disable, plugins=plugins))
+
+    def plugin_packages(self) -> tuple[str, ...]:
+        """Top-level packages of the registered plugins: their loggers are what the CLI shows."""
+        packages = set()
+        for _name, plugin in self.pm.list_name_plugin():
+            module = plugin.__name__ if isinstance(plugin, types.ModuleType) else getattr(plugin, "__module__", None)
+            if isinstance(module, str) and module != "builtins":
+                packages.add(module.partition(".")[0])
+        return tuple(sorted(packages))
 
     @property
     def handle_kinds(self) -> HandleKindRegistry:

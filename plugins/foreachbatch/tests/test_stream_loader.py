@@ -55,7 +55,7 @@ def test_available_now_then_a_second_run_takes_only_new_files(spark, tmp_lake, s
     write_json(tmp_lake / "src", "a", A)
     write_json(tmp_lake / "src", "b", B)
     target = FilesHandle(str(tmp_lake / "out"), table="out")
-    with caplog.at_level(logging.INFO, logger="lakeport.foreachbatch"):
+    with caplog.at_level(logging.INFO, logger="lakeport_foreachbatch"):
         first = run(source, stream_into(target, tmp_lake / "cp"))
     assert ids(target) == [1, 2, 3, 4, 5]
     assert [b.batch_id for b in first.batches] == [0, 1]
@@ -77,14 +77,14 @@ def test_expectations_apply_per_batch(spark, tmp_lake, source, caplog):
     target = FilesHandle(
         str(tmp_lake / "out"), table="clean", expectations=[Expectation("has_name", "name IS NOT NULL", "drop")]
     )
-    with caplog.at_level(logging.INFO, logger="lakeport.foreachbatch"):
+    with caplog.at_level(logging.INFO, logger="lakeport_foreachbatch"):
         loader = run(source, stream_into(target, tmp_lake / "cp"))
     assert ids(target) == [1, 2, 4, 5]
     assert [(b.rows_in, b.rows_written, b.rule_failures) for b in loader.batches] == [
         (3, 2, {"has_name": 1}),
         (4, 2, {"has_name": 2}),
     ]
-    lines = [r.getMessage() for r in caplog.records if r.name == "lakeport.foreachbatch"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "lakeport_foreachbatch.loader"]
     assert any(line.startswith("clean: batch 0, 3 rows in, 2 written, 1 dropped by has_name, ") for line in lines)
     assert "7 rows in, 4 written, 3 dropped by has_name" in loader.summary()
 
@@ -167,6 +167,15 @@ def test_lakeport_run_streams_a_pipeline(spark, tmp_lake, lakeport_project, caps
     assert (tmp_lake / "_checkpoints" / "orders" / "lakeport_query.json").is_file()
 
 
+def test_lakeport_run_shows_the_info_lines_of_plugin_loggers(spark, tmp_lake, lakeport_project, capsys, cli_logging):
+    lakeport_project(PROJECT % "available_now")
+    write_json(tmp_lake / "raw", "a", A)
+    assert main(["run", "mirror", "-c", str(tmp_lake / "lakeport.toml")]) == 0
+    err = capsys.readouterr().err
+    progress = [line for line in err.splitlines() if " INFO lakeport_foreachbatch.loader: mirror: " in line]
+    assert progress, err  # the plugin logs under its own package, and the CLI shows it
+
+
 def test_lakeport_run_reports_bad_streaming_options(tmp_lake, lakeport_project, capsys, cli_logging):
     config = tmp_lake / "lakeport.toml"
     lakeport_project(PROJECT % "processing_time")
@@ -181,7 +190,7 @@ def test_lakeport_run_reports_bad_streaming_options(tmp_lake, lakeport_project, 
 def test_stop_ends_a_running_query_and_the_next_start_resumes(spark, tmp_lake, source, caplog):
     target = FilesHandle(str(tmp_lake / "out"))
     write_json(tmp_lake / "src", "a", A)
-    with caplog.at_level(logging.INFO, logger="lakeport.foreachbatch"):
+    with caplog.at_level(logging.INFO, logger="lakeport_foreachbatch"):
         loader = run(source, stream_into(target, tmp_lake / "cp", trigger="processing_time",
                                          trigger_interval="1 second", await_termination=False))
         try:

@@ -22,7 +22,7 @@ from lakeport_foreachbatch.errors import CheckpointMismatch
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-log = logging.getLogger("lakeport.foreachbatch")
+log = logging.getLogger(__name__)
 
 #: lakeport's file in the checkpoint folder (Spark ignores unknown files there).
 QUERY_FILE = "lakeport_query.json"

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from lakeport.api import Handle, Project, WriteResult
 
-log = logging.getLogger("lakeport.foreachbatch")
+log = logging.getLogger(__name__)
 
 TRIGGERS = ("available_now", "once", "processing_time")
 OUTPUT_MODES = ("append", "update")
