@@ -88,7 +88,8 @@ def test_expectations_and_pipelines_are_structured(lakeport_project):
     handle = project.handle("MyTbl")
     assert [(e.name, e.constraint, e.action) for e in handle.expectations] == [("id_present", "id IS NOT NULL", "drop")]
     pipeline = project.config.pipelines["mirror"]
-    assert pipeline.keys == ("id",) and pipeline.mode.value == "upsert"
+    assert pipeline.kind == "etl"
+    assert pipeline.options.keys == ("id",) and pipeline.options.mode.value == "upsert"
 
 
 def test_dltflow_form_of_expectations_takes_one_action(lakeport_project):

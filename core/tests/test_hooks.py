@@ -65,20 +65,36 @@ trigger = "available_now"
 
 
 def test_streaming_pipeline_uses_the_stream_loader_a_plugin_makes(lakeport_project):
-    from lakeport.etl import Loader
+    """A plugin's own pipeline key (``trigger``, with foreachBatch disabled) decides that it streams."""
+    import attrs
+
+    from lakeport.etl import Loader, StreamExtractor
 
     class Marker(Loader):
         pass
 
+    @attrs.frozen
+    class LiveKeys:
+        trigger: str | None = None
+
     class StreamPlugin:
         @hookimpl
+        def lakeport_register_settings(self, register):
+            register(pipeline_keys=LiveKeys)
+
+        @hookimpl
         def lakeport_make_stream_loader(self, project, pipeline, loader):
+            keys = pipeline.extension(LiveKeys)
+            if keys is None:
+                return None
             marker = Marker()
-            marker.wrapped = (pipeline.trigger.value, loader.mode, loader.handle.table)
+            marker.wrapped = (keys.trigger, loader.mode, loader.handle.table)
             return marker
 
-    orchestrator = lakeport_project(STREAMING, plugins=[StreamPlugin()]).pipeline("live")
+    project = lakeport_project(STREAMING, plugins=[StreamPlugin()], disable=["foreachbatch"])
+    orchestrator = project.pipeline("live")
     assert orchestrator.steps[-1].wrapped == ("available_now", "append", "Dst")
+    assert isinstance(orchestrator.steps[0], StreamExtractor)
 
 
 def test_streaming_pipeline_without_a_stream_plugin_says_what_to_install(lakeport_project):
@@ -86,6 +102,6 @@ def test_streaming_pipeline_without_a_stream_plugin_says_what_to_install(lakepor
 
     from lakeport import ConfigError
 
-    project = lakeport_project(STREAMING, disable=["foreachbatch"])
-    with pytest.raises(ConfigError, match="pipelines.live.trigger: a streaming pipeline needs the foreachBatch plugin: pip install lakeport-foreachbatch"):
-        project.pipeline("live")
+    with pytest.raises(ConfigError, match=r"pipelines.live.trigger: this key belongs to plugin 'foreachbatch' "
+                       r"from lakeport-foreachbatch \(pip install lakeport-foreachbatch\), which is disabled"):
+        lakeport_project(STREAMING, disable=["foreachbatch"])

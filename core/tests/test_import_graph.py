@@ -85,58 +85,6 @@ def test_find_cycle_reports_a_cycle():
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
 
-#: The one cycle left: Project, Handle, Hooks, the contexts and the pipeline classes name
-#: each other (mostly in annotations), and the hook specs name them all. Breaking it needs
-#: small protocols for what a hook or a context sees of a project and a handle. This set
-#: may only shrink: the test below fails when one of these modules is no longer in a cycle.
-KNOWN_CYCLE = frozenset(
-    {
-        "lakeport.context",
-        "lakeport.etl",
-        "lakeport.etl.base",
-        "lakeport.etl.pipelines",
-        "lakeport.handles.base",
-        "lakeport.hookspecs",
-        "lakeport.plugins",
-        "lakeport.project",
-    }
-)
-
-
-def _collapsed(graph: dict[str, set[str]], known: frozenset[str]) -> dict[str, set[str]]:
-    """The graph with ``known`` as one node: any other cycle, even through it, still shows."""
-
-    def node(name: str) -> str:
-        return "<KNOWN_CYCLE>" if name in known else name
-
-    out: dict[str, set[str]] = {}
-    for module, targets in graph.items():
-        out.setdefault(node(module), set()).update(node(t) for t in targets)
-    for module, targets in out.items():
-        targets.discard(module)
-    return out
-
-
-def _on_a_cycle(graph: dict[str, set[str]], module: str) -> bool:
-    """True when ``module`` can reach itself."""
-    seen: set[str] = set()
-    todo = list(graph[module])
-    while todo:
-        current = todo.pop()
-        if current == module:
-            return True
-        if current not in seen:
-            seen.add(current)
-            todo.extend(graph[current])
-    return False
-
-
 def test_no_import_cycles():
-    cycle = find_cycle(_collapsed(import_graph(), KNOWN_CYCLE))
+    cycle = find_cycle(import_graph())
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
-
-
-def test_known_cycle_only_shrinks():
-    graph = import_graph()
-    gone = sorted(m for m in KNOWN_CYCLE if not _on_a_cycle(graph, m))
-    assert not gone, f"no longer on an import cycle, take out of KNOWN_CYCLE: {gone}"

@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
+import lakeport.testing
 from lakeport import PluginError
 from lakeport.plugins import Hooks, get_plugin_manager
 
@@ -37,14 +37,7 @@ def lakeport_spark_conf(project):
 
 
 def make_distribution(root, name="lakeport_example", dist="lakeport-example-plugin", source=PLUGIN_SOURCE, ep_name="example"):
-    """A real installed distribution: package + dist-info with an entry point, on sys.path."""
-    (root / name).mkdir(parents=True)
-    (root / name / "__init__.py").write_text(textwrap.dedent(source))
-    info = root / f"{dist.replace('-', '_')}-1.2.3.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.2.3\n")
-    (info / "entry_points.txt").write_text(f"[lakeport]\n{ep_name} = {name}\n")
-    return root
+    return lakeport.testing.make_distribution(root, name=name, dist=dist, source=source, ep_name=ep_name)
 
 
 @pytest.fixture
@@ -142,6 +135,6 @@ def test_cli_plugins_json_lists_builtins_without_importing_spark(example_plugin,
     assert done.returncode == 0, done.stderr
     plugins = {p["name"]: p for p in json.loads(done.stdout)}
     assert {"files", "expectations", "example"} <= set(plugins)
-    assert plugins["files"] == {"name": "files", "distribution": "lakeport", "version": "0.1.0", "kinds": ["files"], "backends": {}}
+    assert plugins["files"] == {"name": "files", "distribution": "lakeport", "version": "0.1.0", "kinds": ["files"], "backends": {}, "pipeline_kinds": []}
     assert plugins["example"]["distribution"] == "lakeport-example-plugin"
     assert "HEAVY []" in done.stderr

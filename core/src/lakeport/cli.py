@@ -52,12 +52,12 @@ def _run_plugins(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([
             {"name": i.name, "distribution": i.distribution, "version": i.version, "kinds": list(i.kinds),
-             "backends": dict(i.backends)}
+             "backends": dict(i.backends), "pipeline_kinds": list(i.pipeline_kinds)}
             for i in infos
         ], indent=2))
         return EXIT_OK
     rows = [("plugin", "distribution", "version", "kinds")]
-    rows += [(i.name, i.distribution, i.version, ", ".join(i.kinds) or "-") for i in infos]
+    rows += [(i.name, i.distribution, i.version, _kinds_cell(i)) for i in infos]
     widths = [max(len(r[c]) for r in rows) for c in range(4)]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
@@ -65,6 +65,11 @@ def _run_plugins(args: argparse.Namespace) -> int:
         for kind, backend in info.backends.items():
             print(f"backend for kind {kind}: {backend}")
     return EXIT_OK
+
+
+def _kinds_cell(info: Any) -> str:
+    kinds = [*info.kinds, *(f"pipeline {k}" for k in info.pipeline_kinds)]
+    return ", ".join(kinds) or "-"
 
 
 def _configure_validate(parser: argparse.ArgumentParser) -> None:
@@ -87,7 +92,10 @@ def _run_validate(args: argparse.Namespace) -> int:
             where = table.get("path") or table.get("name") or ""
             print(f"  table {name}: kind {table['kind']} {where}".rstrip())
         for name, pipeline in resolved["pipelines"].items():
-            print(f"  pipeline {name}: {pipeline['source']} -> {pipeline['target']} ({pipeline['mode']})")
+            if pipeline["kind"] == "etl":
+                print(f"  pipeline {name}: {pipeline['source']} -> {pipeline['target']} ({pipeline['mode']})")
+            else:
+                print(f"  pipeline {name}: kind {pipeline['kind']}")
     return EXIT_OK
 
 
@@ -97,40 +105,15 @@ def _configure_run(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_run(args: argparse.Namespace) -> int:
-    from lakeport.etl import SimpleLoader
-
+    """Dispatch on the entry's kind: its plugin builds the run, whose ``result()`` says what was done."""
     project = load_project(args)
-    orchestrator = project.pipeline(args.pipeline)
+    run = project.pipeline(args.pipeline)
     try:
-        orchestrator.execute()
+        run.execute()
     finally:  # also after Ctrl-C / SIGTERM: say what was done
-        for step in orchestrator.steps:
-            results = getattr(step, "results", None)
-            if isinstance(step, SimpleLoader) and results:
-                for result in results:
-                    print(describe_write(result))
-            summary = getattr(step, "summary", None)
-            if callable(summary) and getattr(step, "query", True) is not None:
-                print(summary(), flush=True)
+        for line in run.result().summary:
+            print(line, flush=True)
     return EXIT_OK
-
-
-def describe_write(result: Any) -> str:
-    """One line a person reads after a write."""
-    from lakeport.expectations import describe_rule
-
-    parts = [f"{result.table}: {result.mode}"]
-    expectations = result.expectations
-    if result.skipped:
-        parts.append("skipped (already committed)")
-    elif expectations is not None:
-        parts.append(f"{expectations.rows_in} rows in, {expectations.rows_written} written")
-        parts += [describe_rule(rule.name, rule.action, rule.failed) for rule in expectations.rules]
-    elif result.rows_written is not None:
-        parts.append(f"{result.rows_written} rows written")
-    if result.version is not None:
-        parts.append(f"version {result.version}")
-    return ", ".join(parts)
 
 
 def _configure_init(parser: argparse.ArgumentParser) -> None:

@@ -9,14 +9,14 @@ import attrs
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-    from lakeport.handles.base import Handle
+    from lakeport.protocols import HandleView
 
 
 @attrs.define
 class ReadContext:
     """Hooks may replace ``df``."""
 
-    handle: Handle
+    handle: HandleView
     df: DataFrame
     streaming: bool = False
 
@@ -50,7 +50,7 @@ class WriteContext:
     write and may raise a clearer one.
     """
 
-    handle: Handle
+    handle: HandleView
     df: DataFrame
     mode: str
     keys: tuple[str, ...] = ()

@@ -14,10 +14,10 @@ from lakeport.markers import hookspec
 if TYPE_CHECKING:
     from lakeport.commands import CommandRegistry
     from lakeport.context import ReadContext, WriteContext, WriteResult
-    from lakeport.etl import Loader
     from lakeport.expectations.values import ExpectationResults
-    from lakeport.kinds import HandleKindRegistrar
-    from lakeport.project import Project
+    from lakeport.kinds import HandleKindRegistrar, PipelineKindRegistrar
+    from lakeport.plugin_settings import SettingsRegistrar
+    from lakeport.protocols import LoaderView, ProjectView
 
 
 @hookspec
@@ -33,7 +33,36 @@ def lakeport_register_handle_kinds(register: HandleKindRegistrar) -> None:
 
 
 @hookspec
-def lakeport_spark_conf(project: Project) -> Mapping[str, str] | None:
+def lakeport_register_pipeline_kinds(register: PipelineKindRegistrar) -> None:
+    """Register the pipeline kinds this plugin runs.
+
+    Call ``register("dlt", "pkg.module:build", options=DltOptions)``; the
+    ``kind`` key of a ``[pipelines.<name>]`` entry picks it (default ``etl``,
+    the built-in source -> transform -> target kind). ``build(project, spec)``
+    returns an object with ``execute()`` and ``result() -> PipelineResult``;
+    ``check=`` may name a function ``check(spec, tables, where) -> [problem]``
+    run when the project loads.
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec
+def lakeport_register_settings(register: SettingsRegistrar) -> None:
+    """Declare this plugin's settings: its ``[plugins.<name>]`` section and extra pipeline keys.
+
+    Call ``register(DeltaSettings)`` for the section (an attrs class; the
+    project reads it back with ``project.plugin_settings(DeltaSettings)``), and
+    ``register(pipeline_keys=StreamKeys)`` for keys added to ``[pipelines.<name>]``
+    entries of kind ``etl`` (``spec.extension(StreamKeys)``). Core structures both
+    with its converter: a wrong key is an error naming file, section and key.
+
+    .. versionadded:: 0.2
+    """
+
+
+@hookspec
+def lakeport_spark_conf(project: ProjectView) -> Mapping[str, str] | None:
     """Return Spark settings this plugin needs in a session lakeport builds.
 
     Ignored when lakeport reuses an existing session (Databricks, Spark Connect).
@@ -94,11 +123,13 @@ def lakeport_register_commands(cli: CommandRegistry) -> None:
 
 
 @hookspec(firstresult=True)
-def lakeport_make_stream_loader(project: Project, pipeline: Any, loader: Loader) -> Loader | None:
+def lakeport_make_stream_loader(project: ProjectView, pipeline: Any, loader: LoaderView) -> LoaderView | None:
     """Wrap ``loader`` so it consumes a streaming DataFrame (foreachBatch).
 
-    ``lakeport run`` asks this for pipelines with a ``trigger``; the first
-    plugin that returns a loader wins.
+    The ``etl`` pipeline kind asks this for every pipeline it builds, with the
+    ``PipelineSpec``; a plugin returns None unless the entry asks for a stream
+    (its own pipeline keys, e.g. ``trigger``). The first loader returned wins,
+    and the source is then read as a stream.
 
     .. versionadded:: 0.1
     """

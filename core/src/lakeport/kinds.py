@@ -1,5 +1,7 @@
-"""The registry of handle kinds that plugins fill through a ``register`` callable.
+"""Registries of the kinds plugins provide: handle kinds (tables) and pipeline kinds.
 
+Plugins fill them through the ``register`` callables of
+``lakeport_register_handle_kinds`` and ``lakeport_register_pipeline_kinds``.
 Kinds may be registered by import reference (``"pkg.module:Class.from_config"``)
 so that loading plugins imports nothing heavy.
 """
@@ -7,16 +9,10 @@ so that loading plugins imports nothing heavy.
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable, Union
+from typing import Any, Callable, Collection, Generic, TypeVar, Union
 
 from lakeport.errors import PluginError
-
-#: Kinds written by the lakeport project itself, and the distribution to install.
-FIRST_PARTY_KINDS = {
-    "delta": "lakeport-delta",
-    "autoloader": "lakeport-autoloader",
-    "queue": "lakeport-queue",
-}
+from lakeport.first_party import FirstPartyPlugin, install_hint, providing_kind, providing_pipeline_kind
 
 Reference = Union[str, Callable[..., Any], type, None]
 
@@ -36,7 +32,9 @@ def resolve_reference(reference: Reference, *, what: str) -> Any:
 
 
 class HandleKind:
-    """One registered kind: how to build its handles and validate its options."""
+    """One registered table kind: how to build its handles and validate its options."""
+
+    noun = "handle kind"
 
     def __init__(
         self,
@@ -67,40 +65,87 @@ class HandleKind:
         return resolve_reference(self._options, what=f"kind {self.name!r} options")
 
 
-class HandleKindRegistry:
-    """Owns the kinds; reports a kind registered twice."""
+class PipelineKind:
+    """One registered pipeline kind: ``[pipelines.<name>] kind = "..."`` picks it."""
+
+    noun = "pipeline kind"
+
+    def __init__(self, name: str, build: Reference, plugin: str, options: Reference = None, check: Reference = None) -> None:
+        self.name = name
+        self.plugin = plugin
+        self._build = build
+        self._options = options
+        self._check = check
+
+    def __repr__(self) -> str:
+        return f"<PipelineKind {self.name!r} from plugin {self.plugin!r}>"
+
+    @property
+    def build(self) -> Callable[..., Any]:
+        """``build(project, pipeline_spec) -> PipelineRun`` (``execute()`` and ``result()``)."""
+        return resolve_reference(self._build, what=f"pipeline kind {self.name!r} build")
+
+    @property
+    def options(self) -> type | None:
+        """attrs class for the kind's keys of a ``[pipelines.<name>]`` entry."""
+        return resolve_reference(self._options, what=f"pipeline kind {self.name!r} options")
+
+    @property
+    def check(self) -> Callable[..., Any] | None:
+        """``check(spec, tables, where) -> [problem, ...]``: load-time checks across entries."""
+        return resolve_reference(self._check, what=f"pipeline kind {self.name!r} check")
+
+
+K = TypeVar("K", HandleKind, PipelineKind)
+
+
+class _KindRegistry(Generic[K]):
+    """Owns kinds of one sort; reports a kind registered twice."""
 
     def __init__(self) -> None:
-        self._kinds: dict[str, HandleKind] = {}
+        self._kinds: dict[str, K] = {}
 
-    def registrar_for(self, plugin: str) -> HandleKindRegistrar:
-        return HandleKindRegistrar(self, plugin)
-
-    def add(self, kind: HandleKind) -> None:
+    def add(self, kind: K) -> None:
         existing = self._kinds.get(kind.name)
         if existing is not None:
             raise PluginError(
-                f"handle kind {kind.name!r} is registered by both plugin {existing.plugin!r} "
+                f"{kind.noun} {kind.name!r} is registered by both plugin {existing.plugin!r} "
                 f"and plugin {kind.plugin!r}; disable one of them"
             )
         self._kinds[kind.name] = kind
 
-    def get(self, name: str) -> HandleKind | None:
+    def get(self, name: str) -> K | None:
         return self._kinds.get(name)
 
     def names(self) -> list[str]:
         return sorted(self._kinds)
 
-    def provided_by(self, plugin: str) -> list[HandleKind]:
+    def provided_by(self, plugin: str) -> list[K]:
         return [k for k in self._kinds.values() if k.plugin == plugin]
 
-    def unknown_kind_message(self, name: str) -> str:
+    def _unknown(self, name: str, first_party: FirstPartyPlugin | None, disabled: Collection[str]) -> str:
         installed = ", ".join(self.names()) or "none"
         message = f'unknown kind "{name}" (installed kinds: {installed})'
-        if name in FIRST_PARTY_KINDS:
-            dist = FIRST_PARTY_KINDS[name]
-            message += f'; kind "{name}" is provided by {dist}: pip install {dist}'
+        if first_party is not None:
+            state = "disabled" if first_party.plugin in disabled else "not installed"
+            message += f'; kind "{name}" is provided by {install_hint(first_party)}, which is {state}'
         return message
+
+
+class HandleKindRegistry(_KindRegistry[HandleKind]):
+    def registrar_for(self, plugin: str) -> HandleKindRegistrar:
+        return HandleKindRegistrar(self, plugin)
+
+    def unknown_kind_message(self, name: str, disabled: Collection[str] = ()) -> str:
+        return self._unknown(name, providing_kind(name), disabled)
+
+
+class PipelineKindRegistry(_KindRegistry[PipelineKind]):
+    def registrar_for(self, plugin: str) -> PipelineKindRegistrar:
+        return PipelineKindRegistrar(self, plugin)
+
+    def unknown_kind_message(self, name: str, disabled: Collection[str] = ()) -> str:
+        return self._unknown(name, providing_pipeline_kind(name), disabled)
 
 
 class HandleKindRegistrar:
@@ -119,3 +164,14 @@ class HandleKindRegistrar:
         describe_backend: Callable[[Any], str] | None = None,
     ) -> None:
         self.registry.add(HandleKind(name, factory, self.plugin, options, describe_backend))
+
+
+class PipelineKindRegistrar:
+    """The ``register`` callable handed to ``lakeport_register_pipeline_kinds``."""
+
+    def __init__(self, registry: PipelineKindRegistry, plugin: str) -> None:
+        self.registry = registry
+        self.plugin = plugin
+
+    def __call__(self, name: str, build: Reference, *, options: Reference = None, check: Reference = None) -> None:
+        self.registry.add(PipelineKind(name, build, self.plugin, options, check))

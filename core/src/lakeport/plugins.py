@@ -20,7 +20,8 @@ from lakeport.markers import PROJECT_NAME
 
 if TYPE_CHECKING:
     from lakeport.context import ReadContext, WriteContext, WriteResult
-    from lakeport.kinds import HandleKindRegistry
+    from lakeport.kinds import HandleKindRegistry, PipelineKindRegistry
+    from lakeport.plugin_settings import SettingsRegistry
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ DISABLE_ENV_VAR = "LAKEPORT_DISABLE_PLUGINS"
 
 #: name -> module of the plugins that ship with the core distribution.
 DEFAULT_PLUGINS: Mapping[str, str] = {
+    "etl": "lakeport.builtin.etl",
     "files": "lakeport.builtin.files",
     "expectations": "lakeport.builtin.expectations",
 }
@@ -105,6 +107,7 @@ class PluginInfo(NamedTuple):
     version: str
     kinds: tuple[str, ...]
     backends: Mapping[str, str]
+    pipeline_kinds: tuple[str, ...] = ()
 
 
 class Hooks:
@@ -113,6 +116,8 @@ class Hooks:
     def __init__(self, pm: pluggy.PluginManager) -> None:
         self.pm = pm
         self._kinds: HandleKindRegistry | None = None
+        self._pipeline_kinds: PipelineKindRegistry | None = None
+        self._settings: SettingsRegistry | None = None
 
     @classmethod
     def load(cls, disable: Iterable[str] = (), plugins: Iterable[object] = ()) -> Hooks:
@@ -137,6 +142,35 @@ class Hooks:
                 impl.function(register=registry.registrar_for(impl.plugin_name))
             self._kinds = registry
         return self._kinds
+
+    @property
+    def pipeline_kinds(self) -> PipelineKindRegistry:
+        if self._pipeline_kinds is None:
+            from lakeport.kinds import PipelineKindRegistry
+
+            registry = PipelineKindRegistry()
+            for impl in self.pm.hook.lakeport_register_pipeline_kinds.get_hookimpls():
+                impl.function(register=registry.registrar_for(impl.plugin_name))
+            self._pipeline_kinds = registry
+        return self._pipeline_kinds
+
+    @property
+    def settings(self) -> SettingsRegistry:
+        if self._settings is None:
+            from lakeport.plugin_settings import SettingsRegistry
+
+            registry = SettingsRegistry()
+            for impl in self.pm.hook.lakeport_register_settings.get_hookimpls():
+                impl.function(register=registry.registrar_for(impl.plugin_name))
+            self._settings = registry
+        return self._settings
+
+    def plugin_names(self) -> tuple[str, ...]:
+        return tuple(sorted(name for name, plugin in self.pm.list_name_plugin() if plugin is not None))
+
+    def disabled(self) -> tuple[str, ...]:
+        """Names blocked by ``disable`` or ``LAKEPORT_DISABLE_PLUGINS``."""
+        return tuple(sorted(name for name, plugin in self.pm.list_name_plugin() if plugin is None))
 
     def spark_conf(self, project: Any) -> dict[str, str]:
         conf: dict[str, str] = {}
@@ -199,6 +233,7 @@ class Hooks:
                     version=dist_version,
                     kinds=tuple(k.name for k in own),
                     backends={k.name: k.describe_backend(project) for k in own if k.describe_backend},
+                    pipeline_kinds=tuple(k.name for k in self.pipeline_kinds.provided_by(name)),
                 )
             )
         return infos

@@ -5,22 +5,23 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable, TypeVar
 
 import attrs
 
-from lakeport.config import ProjectConfig, TableSpec, parse_config, read_toml
-from lakeport.config.converter import structure
+from lakeport.config import PipelineSpec, ProjectConfig, TableSpec, parse_config, read_toml
 from lakeport.errors import ConfigError
 from lakeport.plugins import Hooks
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from lakeport.etl import Orchestrator
+    from lakeport.config.schema import PluginSchema
     from lakeport.handles.base import Handle
 
 log = logging.getLogger(__name__)
+
+S = TypeVar("S")
 
 DEFAULT_FILE = "lakeport.toml"
 
@@ -48,7 +49,7 @@ class Project:
     @classmethod
     def from_toml(
         cls, text: str, *, source: str = "<string>", env: str | None = None, root: Path | None = None,
-        disable: Iterable[str] = (), plugins: Iterable[object] = (),
+        disable: Iterable[str] = (), plugins: Iterable[object] = (), hooks: Hooks | None = None,
     ) -> Project:
         from lakeport.config.loader import tomllib
 
@@ -56,23 +57,23 @@ class Project:
             raw = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"invalid TOML: {exc}", source=source) from None
-        return cls.from_dict(raw, source=source, env=env, root=root, disable=disable, plugins=plugins)
+        return cls.from_dict(raw, source=source, env=env, root=root, disable=disable, plugins=plugins, hooks=hooks)
 
     @classmethod
     def from_dict(
         cls, raw: dict[str, Any], *, source: str, env: str | None = None, root: Path | None = None,
-        disable: Iterable[str] = (), plugins: Iterable[object] = (),
+        disable: Iterable[str] = (), plugins: Iterable[object] = (), hooks: Hooks | None = None,
     ) -> Project:
-        """``plugins``: extra plugin objects for this project only (tests, notebooks)."""
+        """``plugins``: extra plugin objects for this project only (tests, notebooks);
+        ``hooks``: an already loaded plugin set instead of the installed one."""
         root = root or Path.cwd()
         raw = _with_builtin_vars(raw, root)
-        settings = raw.get("lakeport", {})
-        configured = settings.get("disable", []) if isinstance(settings, dict) else []
-        configured = [n for n in configured if isinstance(n, str)] if isinstance(configured, list) else []
-        hooks = Hooks.load(disable=(*configured, *disable), plugins=plugins)
-        config = parse_config(
-            raw, source=source, env=env, structure_options=lambda name, spec: _structure_options(hooks, source, name, spec)
-        )
+        if hooks is None:
+            settings = raw.get("lakeport", {})
+            configured = settings.get("disable", []) if isinstance(settings, dict) else []
+            configured = [n for n in configured if isinstance(n, str)] if isinstance(configured, list) else []
+            hooks = Hooks.load(disable=(*configured, *disable), plugins=plugins)
+        config = parse_config(raw, source=source, env=env, schema=_schema(hooks, source))
         return cls(config, hooks, root=root)
 
     # -- configuration lookups (spetlr's Configurator) --------------------------------
@@ -104,6 +105,23 @@ class Project:
                 return value
         raise ConfigError(f"tables.{table}: has no property {prop!r}", source=self.source)
 
+    def plugin_settings(self, cls: type[S]) -> S:
+        """The ``[plugins.<name>]`` section a plugin declared with ``cls`` (its defaults if absent)."""
+        for value in self.config.plugin_settings.values():
+            if isinstance(value, cls):
+                return value
+        raise ConfigError(
+            f"no plugin declared settings class {cls.__qualname__} (register it in lakeport_register_settings)",
+            source=self.source,
+        )
+
+    def pipeline_spec(self, name: str) -> PipelineSpec:
+        try:
+            return self.config.pipelines[name]
+        except KeyError:
+            known = ", ".join(sorted(self.config.pipelines)) or "none"
+            raise ConfigError(f"unknown pipeline {name!r} (pipelines: {known})", source=self.source) from None
+
     @property
     def warehouse(self) -> str:
         """Where ``db.table`` names live for backends without a metastore."""
@@ -131,38 +149,32 @@ class Project:
             raise ConfigError(f"tables.{name}.kind: {self.hooks.handle_kinds.unknown_kind_message(spec.kind)}", source=self.source)
         return kind.factory(self, name)
 
-    def pipeline(self, name: str) -> Orchestrator:
-        from lakeport.etl.pipelines import build_pipeline
+    def pipeline(self, name: str) -> Any:
+        """Build pipeline ``name`` with its kind's plugin: an object with ``execute()`` and ``result()``.
 
-        return build_pipeline(self, name)
-
-
-def _structure_options(hooks: Hooks, source: str, table: str, spec: TableSpec) -> Any:
-    """A table's own keys -> the options class of the plugin owning its kind."""
-    where = f"tables.{table}"
-    _check_actions(hooks, source, where, spec)
-    kind = hooks.handle_kinds.get(spec.kind)
-    if kind is None:
-        raise ConfigError(f"{where}.kind: {hooks.handle_kinds.unknown_kind_message(spec.kind)}", source=source)
-    if kind.options is None:
-        if spec.options:
-            raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(spec.options))} for kind {spec.kind!r}", source=source)
-        return None
-    return structure(spec.options or {}, kind.options, source=source, path=where)
+        For the built-in kind ``etl`` that is an :class:`~lakeport.etl.Orchestrator`.
+        """
+        spec = self.pipeline_spec(name)
+        kind = self.hooks.pipeline_kinds.get(spec.kind)
+        if kind is None:  # the plugin was there when the file loaded; only a swapped Hooks gets here
+            message = self.hooks.pipeline_kinds.unknown_kind_message(spec.kind, self.hooks.disabled())
+            raise ConfigError(f"pipelines.{name}.kind: {message}", source=self.source)
+        return kind.build(self, spec)
 
 
-def _check_actions(hooks: Hooks, source: str, where: str, spec: TableSpec) -> None:
-    from lakeport.expectations import BUILTIN_ACTIONS
+def _schema(hooks: Hooks, source: str) -> PluginSchema:
+    from lakeport.config.schema import PluginSchema
+    from lakeport.expectations.values import BUILTIN_ACTIONS
 
-    valid = (*BUILTIN_ACTIONS, *hooks.expectation_actions())
-    problems = []
-    if spec.expectation_action not in valid:
-        problems.append(f"{where}.expectation_action: expected one of {', '.join(valid)}; got {spec.expectation_action!r}")
-    for index, rule in enumerate(spec.expectations):
-        if rule.action is not None and rule.action not in valid:
-            problems.append(f"{where}.expectations[{index}].action: expected one of {', '.join(valid)}; got {rule.action!r}")
-    if problems:
-        raise ConfigError(problems, source=source)
+    return PluginSchema(
+        source=source,
+        handle_kinds=hooks.handle_kinds,
+        pipeline_kinds=hooks.pipeline_kinds,
+        settings=hooks.settings,
+        expectation_actions=(*BUILTIN_ACTIONS, *hooks.expectation_actions()),
+        plugins=hooks.plugin_names(),
+        disabled=hooks.disabled(),
+    )
 
 
 def load(path: str | os.PathLike[str] = DEFAULT_FILE, env: str | None = None) -> Project:

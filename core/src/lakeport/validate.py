@@ -25,6 +25,14 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def _plain_pipeline(pipeline: Any) -> dict[str, Any]:
+    """An entry as the file would spell it: kind, the kind's keys, the keys plugins added."""
+    plain = {"kind": pipeline.kind, **(_plain(pipeline.options) or {})}
+    for extension in pipeline.extensions.values():
+        plain.update(_plain(extension))
+    return plain
+
+
 def validate_project(project: Project, *, spark: bool = True) -> dict[str, Any]:
     """Raise one ConfigError listing every problem; return the resolved configuration."""
     from lakeport.etl.pipelines import import_callable
@@ -61,9 +69,10 @@ def validate_project(project: Project, *, spark: bool = True) -> dict[str, Any]:
         problems.append(f"lakeport.event_log: unknown table {config.settings.event_log!r}")
 
     for name, pipeline in config.pipelines.items():
-        if pipeline.transform:
+        transform = getattr(pipeline.options, "transform", None) if pipeline.kind == "etl" else None
+        if transform:
             try:
-                import_callable(pipeline.transform, where=f"pipelines.{name}.transform", source=project.source, root=project.root)
+                import_callable(transform, where=f"pipelines.{name}.transform", source=project.source, root=project.root)
             except ConfigError as exc:
                 problems.extend(exc.problems)
 
@@ -85,5 +94,6 @@ def validate_project(project: Project, *, spark: bool = True) -> dict[str, Any]:
             name: {**_plain(attrs.evolve(spec, options=None)), **_plain(project.table_options(name) or {})}
             for name, spec in config.tables.items()
         },
-        "pipelines": {name: _plain(p) for name, p in config.pipelines.items()},
+        "pipelines": {name: _plain_pipeline(p) for name, p in config.pipelines.items()},
+        "plugins": {name: _plain(settings) for name, settings in config.plugin_settings.items()},
     }

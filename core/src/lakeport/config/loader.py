@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping, Protocol
 
 import attrs
 
@@ -35,27 +35,49 @@ def read_toml(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise ConfigError(f"invalid TOML: {exc}", source=source) from None
 
 
+class ConfigSchema(Protocol):
+    """What the installed plugins make of the parts of a project file they own.
+
+    Each method raises ConfigError naming the key path; parse_config reports
+    them with every other problem.
+    """
+
+    def table_options(self, table: str, spec: TableSpec) -> Any:
+        """A table's own (kind) keys, given raw in ``spec.options`` -> the kind's class."""
+
+    def pipeline(self, name: str, keys: dict[str, Any]) -> PipelineSpec:
+        """A resolved ``[pipelines.<name>]`` entry -> its kind's spec."""
+
+    def check_pipeline(self, spec: PipelineSpec, tables: Mapping[str, Any]) -> list[str]:
+        """Problems of an entry that need the other entries (e.g. unknown tables)."""
+
+    def plugin_settings(self, sections: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
+        """Resolved ``[plugins.<name>]`` sections -> plugin name -> its settings instance."""
+
+
 def parse_config(
     raw: Mapping[str, Any],
     *,
     source: str,
+    schema: ConfigSchema,
     env: str | None = None,
     environ: Mapping[str, str] | None = None,
-    structure_options: Callable[[str, TableSpec], Any] | None = None,
 ) -> ProjectConfig:
-    """Resolve and validate a project file.
-
-    ``structure_options(table_name, spec)`` turns a table's own (kind) keys,
-    given raw in ``spec.options``, into the owning plugin's class; its
-    ConfigErrors are reported with every other problem.
-    """
+    """Resolve and validate a project file; the parts plugins own go through ``schema``."""
     environ = os.environ if environ is None else environ
     problems: list[str] = []
     unknown = sorted(set(raw) - set(TOP_LEVEL_KEYS))
     if unknown:
         problems.append(f"unknown top-level section(s) {', '.join(unknown)}; valid: {', '.join(TOP_LEVEL_KEYS)}")
 
-    settings = structure(raw.get("lakeport", {}), LakeportSettings, source=source, path="lakeport")
+    raw_settings = raw.get("lakeport", {})
+    if isinstance(raw_settings, dict) and "backend" in raw_settings:
+        raise ConfigError(
+            "lakeport.backend: the Delta backend is the Delta plugin's setting now; "
+            f"write it as [plugins.delta] backend = {raw_settings['backend']!r}",
+            source=source,
+        )
+    settings = structure(raw_settings, LakeportSettings, source=source, path="lakeport")
     env_name, variables = _select_env(raw.get("env", {}), env or environ.get(ENV_VAR) or settings.default_env, source)
 
     raw_tables = _sections(raw, "tables", source)
@@ -74,8 +96,8 @@ def parse_config(
     tables: dict[str, TableSpec] = {}
     for table_name, table_raw in raw_tables.items():
         spec = _collect(problems, lambda t=table_name, r=table_raw: _table(resolver, t, r, source))
-        if spec is not None and structure_options is not None:
-            options = _collect(problems, lambda t=table_name, s=spec: structure_options(t, s))
+        if spec is not None:
+            options = _collect(problems, lambda t=table_name, s=spec: schema.table_options(t, s))
             spec = None if options is None and spec.options else attrs.evolve(spec, options=options)
         if spec is not None:
             tables[table_name] = spec
@@ -83,29 +105,17 @@ def parse_config(
     pipelines: dict[str, PipelineSpec] = {}
     for pipeline_name, pipeline_raw in raw_pipelines.items():
         where = f"pipelines.{pipeline_name}"
-
-        def build(where: str = where, pipeline_raw: Any = pipeline_raw) -> PipelineSpec:
-            spec = structure(resolver.expand(pipeline_raw, where), PipelineSpec, source=source, path=where)
-            for key in ("source", "target"):
-                table = getattr(spec, key)
-                if table not in raw_tables:
-                    raise ConfigError(
-                        f"{where}.{key}: unknown table {table!r} (tables: {', '.join(sorted(raw_tables)) or 'none'})",
-                        source=source,
-                    )
-            if spec.mode.value == "upsert" and not spec.keys:
-                raise ConfigError(f"{where}.keys: mode = \"upsert\" needs keys, e.g. keys = [\"id\"]", source=source)
-            return spec
-
-        spec = _collect(problems, build)
-        if spec is not None:
-            pipelines[pipeline_name] = spec
-
-    plugin_settings = {}
-    for plugin_name, section in _sections(raw, "plugins", source).items():
-        plugin_settings[plugin_name] = _collect(
-            problems, lambda p=plugin_name, s=section: resolver.expand(s, f"plugins.{p}")
+        pipeline = _collect(
+            problems, lambda n=pipeline_name, r=pipeline_raw, w=where: schema.pipeline(n, resolver.expand(r, w))
         )
+        if pipeline is not None:
+            problems.extend(schema.check_pipeline(pipeline, raw_tables))
+            pipelines[pipeline_name] = pipeline
+
+    sections = {}
+    for plugin_name, section in _sections(raw, "plugins", source).items():
+        sections[plugin_name] = _collect(problems, lambda p=plugin_name, s=section: resolver.expand(s, f"plugins.{p}"))
+    plugin_settings = _collect(problems, lambda: schema.plugin_settings(sections)) or {}
 
     if problems:
         raise ConfigError(problems, source=source)
@@ -118,10 +128,6 @@ def parse_config(
         pipelines=pipelines,
         plugin_settings=plugin_settings,
     )
-
-
-def load_config(path: str | os.PathLike[str], env: str | None = None) -> ProjectConfig:
-    return parse_config(read_toml(path), source=str(path), env=env)
 
 
 def _collect(problems: list[str], build: Any) -> Any:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from typing import Any, Mapping
+from typing import Any, Mapping, TypeVar
 
 import attrs
 
@@ -23,18 +23,6 @@ class WriteMode(str, enum.Enum):
     UPSERT = "upsert"
 
 
-class Trigger(str, enum.Enum):
-    AVAILABLE_NOW = "available_now"
-    ONCE = "once"
-    PROCESSING_TIME = "processing_time"
-
-
-class Backend(str, enum.Enum):
-    AUTO = "auto"
-    EMBEDDED = "embedded"
-    NATIVE = "native"
-
-
 @attrs.frozen
 class LakeportSettings:
     """The ``[lakeport]`` section."""
@@ -43,7 +31,6 @@ class LakeportSettings:
     disable: tuple[str, ...] = ()
     #: where ``db.table`` names live for backends without a metastore.
     warehouse: str | None = None
-    backend: Backend = Backend.AUTO
     spark_conf: Mapping[str, str] = attrs.field(factory=dict)
     #: a table that stores expectation results per write, like DLT's event log.
     event_log: str | None = None
@@ -79,22 +66,23 @@ class TableSpec:
 COMMON_TABLE_KEYS = tuple(a.name for a in attrs.fields(TableSpec) if a.name != "options")
 
 
+T = TypeVar("T")
+
+
 @attrs.frozen
 class PipelineSpec:
-    """A ``[pipelines.<name>]`` entry: source -> optional transform -> target."""
+    """A ``[pipelines.<name>]`` entry; its ``kind`` (default ``etl``) picks the plugin that runs it."""
 
-    source: str
-    target: str
-    transform: str | None = None
-    mode: WriteMode = WriteMode.APPEND
-    keys: tuple[str, ...] = ()
-    sequence_by: str | None = None
-    #: a trigger makes the pipeline a streaming one (foreachBatch plugin).
-    trigger: Trigger | None = None
-    trigger_interval: str | None = None
-    checkpoint_path: str | None = None
-    query_name: str | None = None
-    options: Mapping[str, str] = attrs.field(factory=dict)
+    name: str
+    kind: str = "etl"
+    #: the kind's own keys, structured by the kind's options class.
+    options: Any = None
+    #: keys other plugins add to the entry: plugin name -> instance of its ``pipeline_keys`` class.
+    extensions: Mapping[str, Any] = attrs.field(factory=dict)
+
+    def extension(self, cls: type[T]) -> T | None:
+        """The keys of ``cls`` (a plugin's ``pipeline_keys`` class), if the entry used any."""
+        return next((value for value in self.extensions.values() if isinstance(value, cls)), None)
 
 
 @attrs.frozen
@@ -107,5 +95,6 @@ class ProjectConfig:
     vars: Mapping[str, Any]
     tables: Mapping[str, TableSpec]
     pipelines: Mapping[str, PipelineSpec]
-    #: ``[plugins.<name>]`` sections, resolved but validated by each plugin.
-    plugin_settings: Mapping[str, Mapping[str, Any]] = attrs.field(factory=dict)
+    #: ``[plugins.<name>]`` sections, each structured by its plugin's settings class
+    #: (defaults where the file has no section): plugin name -> instance.
+    plugin_settings: Mapping[str, Any] = attrs.field(factory=dict)

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
     from lakeport.context import WriteResult
     from lakeport.handles.base import Handle
+    from lakeport.results import PipelineResult
 
 log = logging.getLogger(__name__)
 
@@ -106,6 +107,14 @@ class Loader(EtlBase):
 
     def __init__(self, dataset_input_keys: str | Iterable[str] | None = None) -> None:
         self.dataset_input_keys = _keys(dataset_input_keys)
+        #: the handle writes this loader made; a pipeline's result lists them.
+        self.results: list[WriteResult] = []
+
+    def summary_lines(self) -> list[str]:
+        """What ``lakeport run`` prints for this loader: a line per write by default."""
+        from lakeport.results import describe_write
+
+        return [describe_write(result) for result in self.results]
 
     def save(self, df: DataFrame) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must implement save(df)")
@@ -168,7 +177,6 @@ class SimpleLoader(Loader):
         self.handle = handle
         self.mode = mode
         self.write_options = write_options
-        self.results: list[WriteResult] = []
 
     def save(self, df: DataFrame, **options: Any) -> WriteResult:
         result = self.handle.write(df, self.mode, keys=self.keys, **{**self.write_options, **options})
@@ -179,8 +187,11 @@ class SimpleLoader(Loader):
 class Orchestrator(EtlBase):
     """Runs its steps in order: ``extract_from(...).transform_with(...).load_into(...).execute()``."""
 
-    def __init__(self) -> None:
+    def __init__(self, name: str | None = None, kind: str = "etl") -> None:
         self.steps: list[EtlBase] = []
+        #: the ``[pipelines.<name>]`` entry it was built from, if any.
+        self.name = name
+        self.kind = kind
 
     def step(self, step: EtlBase) -> Orchestrator:
         if not isinstance(step, EtlBase):
@@ -199,3 +210,14 @@ class Orchestrator(EtlBase):
 
     def execute(self, inputs: Datasets | None = None) -> Datasets:
         return self.etl(dict(inputs or {}))
+
+    def result(self) -> PipelineResult:
+        """What the loaders did so far (also after an interrupted ``execute``)."""
+        from lakeport.results import PipelineResult
+
+        result = PipelineResult(pipeline=self.name or "orchestrator", kind=self.kind)
+        for step in self.steps:
+            if isinstance(step, Loader):
+                result.writes.extend(step.results)
+                result.summary.extend(step.summary_lines())
+        return result

@@ -7,9 +7,19 @@ import sys
 from typing import TYPE_CHECKING, Any, Callable
 
 from lakeport.errors import ConfigError
-from lakeport.etl.base import FunctionTransformer, Orchestrator, SimpleExtractor, SimpleLoader, StreamExtractor
+from lakeport.etl.base import (
+    Extractor,
+    FunctionTransformer,
+    Loader,
+    Orchestrator,
+    SimpleExtractor,
+    SimpleLoader,
+    StreamExtractor,
+)
 
 if TYPE_CHECKING:
+    from lakeport.config.model import PipelineSpec
+    from lakeport.etl.spec import EtlOptions
     from lakeport.project import Project
 
 
@@ -34,31 +44,24 @@ def import_callable(reference: str, *, where: str, source: str, root: Any = None
     return target
 
 
-def build_pipeline(project: Project, name: str) -> Orchestrator:
-    try:
-        spec = project.config.pipelines[name]
-    except KeyError:
-        known = ", ".join(sorted(project.config.pipelines)) or "none"
-        raise ConfigError(f"unknown pipeline {name!r} (pipelines: {known})", source=project.source) from None
-    where = f"pipelines.{name}"
-    source = project.handle(spec.source)
-    target = project.handle(spec.target)
-    streaming = spec.trigger is not None
-    extractor = StreamExtractor(source, dataset_key=spec.source) if streaming else SimpleExtractor(source, dataset_key=spec.source)
-    orchestrator = Orchestrator().extract_from(extractor)
-    if spec.transform:
-        function = import_callable(spec.transform, where=f"{where}.transform", source=project.source, root=project.root)
-        orchestrator.transform_with(FunctionTransformer(function, dataset_output_key=f"{name}:transformed"))
-    options: dict[str, Any] = {}
-    if spec.sequence_by:
-        options["sequence_by"] = spec.sequence_by
-    loader = SimpleLoader(target, mode=spec.mode.value, keys=spec.keys or None, **options)
-    if streaming:
-        stream_loader = project.hooks.make_stream_loader(project, spec, loader)
-        if stream_loader is None:
-            raise ConfigError(
-                f"{where}.trigger: a streaming pipeline needs the foreachBatch plugin: pip install lakeport-foreachbatch",
-                source=project.source,
-            )
+def build_pipeline(project: Project, spec: PipelineSpec) -> Orchestrator:
+    """Kind ``etl``: read the source (as a stream when a plugin makes a stream loader), transform, write."""
+    options: EtlOptions = spec.options
+    where = f"pipelines.{spec.name}"
+    source = project.handle(options.source)
+    target = project.handle(options.target)
+    writer_options: dict[str, Any] = {}
+    if options.sequence_by:
+        writer_options["sequence_by"] = options.sequence_by
+    loader: Loader = SimpleLoader(target, mode=options.mode.value, keys=options.keys or None, **writer_options)
+    stream_loader = project.hooks.make_stream_loader(project, spec, loader)
+    if stream_loader is not None:
+        extractor: Extractor = StreamExtractor(source, dataset_key=options.source)
         loader = stream_loader
+    else:
+        extractor = SimpleExtractor(source, dataset_key=options.source)
+    orchestrator = Orchestrator(name=spec.name, kind=spec.kind).extract_from(extractor)
+    if options.transform:
+        function = import_callable(options.transform, where=f"{where}.transform", source=project.source, root=project.root)
+        orchestrator.transform_with(FunctionTransformer(function, dataset_output_key=f"{spec.name}:transformed"))
     return orchestrator.load_into(loader)

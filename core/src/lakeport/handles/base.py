@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
     from lakeport.plugins import Hooks
-    from lakeport.project import Project
+    from lakeport.protocols import ProjectView
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class Handle:
         schema: StructType | str | None = None,
         expectations: Iterable[Any] = (),
         quarantine_table: str | None = None,
-        project: Project | None = None,
+        project: ProjectView | None = None,
         hooks: Hooks | None = None,
     ) -> None:
         self.table = table or "<unnamed>"
@@ -235,7 +235,7 @@ class Handle:
         return declared
 
 
-def common_handle_kwargs(project: Project, table: str) -> dict[str, Any]:
+def common_handle_kwargs(project: ProjectView, table: str) -> dict[str, Any]:
     """The constructor arguments every kind takes from a table's common keys."""
     from lakeport.expectations import expectations_from_spec
 

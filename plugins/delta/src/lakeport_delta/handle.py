@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 import attrs
 
 from lakeport.api import ConfigError, Handle, TableNotFound, WriteResult, common_handle_kwargs
-from lakeport_delta.settings import Backend
+from lakeport_delta.settings import Backend, DeltaSettings
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -98,7 +98,7 @@ class DeltaHandle(Handle):
         return cls(
             name=spec.name,
             location=spec.path,
-            backend=opts.backend or project.config.settings.backend,
+            backend=opts.backend or project.plugin_settings(DeltaSettings).backend,
             comment=spec.comment,
             **{f.name: getattr(opts, f.name) for f in attrs.fields(DeltaOptions) if f.name != "backend"},
             **common_handle_kwargs(project, table),

@@ -10,8 +10,11 @@ from lakeport.api import hookimpl
 
 def describe_backend(project: Any) -> str:
     """What ``auto`` would choose, without starting Spark."""
-    configured = getattr(getattr(getattr(project, "config", None), "settings", None), "backend", None)
-    configured = getattr(configured, "value", configured) or "auto"
+    configured = "auto"
+    if project is not None:
+        from lakeport_delta.settings import DeltaSettings
+
+        configured = project.plugin_settings(DeltaSettings).backend.value
     if configured != "auto":
         return f"{configured} (configured)"
     if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
@@ -19,6 +22,11 @@ def describe_backend(project: Any) -> str:
     if os.environ.get("SPARK_REMOTE"):
         return "auto: native if the Spark Connect server has Delta, else embedded"
     return "embedded (auto: a local session has no Delta jars)"
+
+
+@hookimpl
+def lakeport_register_settings(register: Any) -> None:
+    register("lakeport_delta.settings:DeltaSettings")
 
 
 @hookimpl

@@ -1,8 +1,10 @@
-"""The Delta plugin's own settings."""
+"""The Delta plugin's own settings: the ``[plugins.delta]`` section of a project file."""
 
 from __future__ import annotations
 
 import enum
+
+import attrs
 
 
 class Backend(str, enum.Enum):
@@ -11,3 +13,12 @@ class Backend(str, enum.Enum):
     AUTO = "auto"
     EMBEDDED = "embedded"
     NATIVE = "native"
+
+
+@attrs.frozen
+class DeltaSettings:
+    """``[plugins.delta]``: the backend of every delta table (a table's ``backend`` key wins)."""
+
+    backend: Backend = Backend.AUTO
+    #: add delta-spark's jars, extension and catalog to the sessions lakeport builds.
+    jars: bool = False

@@ -106,6 +106,8 @@ class StreamLoader(Loader):
         if problems:
             raise ConfigError(problems)
         self.loader = loader
+        #: the batches' writes, as the wrapped loader would have listed them.
+        self.results = loader.results
         self.checkpoint_path = str(checkpoint_path)
         self.trigger = trigger
         self.trigger_interval = trigger_interval
@@ -129,30 +131,37 @@ class StreamLoader(Loader):
 
     @classmethod
     def from_pipeline(cls, project: Project, pipeline: Any, loader: Loader) -> StreamLoader:
-        """Built from a ``[pipelines.<name>]`` entry; the checkpoint may come from the target table."""
-        name = next((n for n, p in project.config.pipelines.items() if p is pipeline), None)
-        where = f"pipelines.{name}." if name else "pipeline "
-        checkpoint = pipeline.checkpoint_path or project.table(pipeline.target).checkpoint_path
+        """Built from a ``[pipelines.<name>]`` entry with a ``trigger``; the checkpoint may come from the target table."""
+        from lakeport_foreachbatch.settings import StreamKeys
+
+        keys = pipeline.extension(StreamKeys) or StreamKeys()
+        options = pipeline.options
+        where = f"pipelines.{pipeline.name}."
+        checkpoint = keys.checkpoint_path or project.table(options.target).checkpoint_path
         if not checkpoint:
             raise ConfigError(
                 f"{where}checkpoint_path: a streaming pipeline needs a checkpoint_path "
-                f"(on the pipeline or on table {pipeline.target!r})",
+                f"(on the pipeline or on table {options.target!r})",
                 source=project.source,
             )
         try:
             return cls(
                 loader,
                 checkpoint_path=checkpoint,
-                trigger=getattr(pipeline.trigger, "value", pipeline.trigger),
-                trigger_interval=pipeline.trigger_interval,
-                query_name=pipeline.query_name or name,
+                trigger=getattr(keys.trigger, "value", keys.trigger) or "available_now",
+                trigger_interval=keys.trigger_interval,
+                query_name=keys.query_name or pipeline.name,
                 await_termination=True,
-                options=pipeline.options,
-                source=pipeline.source,
+                options=options.options,
+                source=options.source,
                 _where=where,
             )
         except ConfigError as exc:
             raise ConfigError(exc.problems, source=project.source) from None
+
+    def summary_lines(self) -> list[str]:
+        """One line for the run, once its query started."""
+        return [self.summary()] if self.query is not None else []
 
     # -- the handle side ----------------------------------------------------------------
     @property
@@ -268,6 +277,8 @@ class StreamLoader(Loader):
         stats = _stats(batch_id, time.monotonic() - started, result)
         with self._lock:
             self.batches.append(stats)
+            if result is not None:
+                self.results.append(result)
 
     def _write(self, batch_df: DataFrame, batch_id: int) -> WriteResult:
         loader = self.loader
