@@ -221,7 +221,7 @@ class StreamLoader(Loader):
         elif self.trigger == "once":
             writer = writer.trigger(once=True)
         else:
-            writer = writer.trigger(processingTime=self.trigger_interval)
+            writer = writer.trigger(processingTime=str(self.trigger_interval))
         if self.query_name:
             writer = writer.queryName(self.query_name)
         self.batches = []
@@ -361,7 +361,8 @@ class StreamLoader(Loader):
         from pyspark.errors import StreamingQueryException
 
         try:
-            return bool(query.awaitTermination(seconds))
+            # pyspark passes int(timeout * 1000) to the JVM: fractions of a second work; its stub says int
+            return bool(query.awaitTermination(seconds))  # type: ignore[arg-type]
         except StreamingQueryException as exc:
             self._finish()
             error = self._batch_error
@@ -400,7 +401,7 @@ class StreamLoader(Loader):
         def handler(signum: int, frame: Any) -> None:
             requests.append(signum)
 
-        previous = {}
+        previous: dict[int, Any] = {}
         for signum in (signal.SIGINT, signal.SIGTERM):
             previous[signum] = signal.signal(signum, handler)
         return previous

@@ -227,7 +227,7 @@ class FeedServer:
             return None  # nothing new: the source echoes the start offset unchanged
         return self._offset(position)
 
-    def _rows(self, args: dict[str, str]) -> bytes:
+    def _rows(self, args: dict[str, str]) -> memoryview:
         import pyarrow as pa
 
         start, end = int(args["start"]), int(args["end"])

@@ -10,7 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import logging
-from typing import Any, Iterator
+from typing import Any, Iterator, cast
 
 from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
 from pyspark.sql.types import StructType
@@ -127,7 +127,7 @@ class QueueStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             if max_rows is not None:
                 query.append(f"max_rows={int(max_rows)}")
         offset = self.client.call("/latest" + ("?" + "&".join(query) if query else ""))
-        return start if offset is None else offset  # unchanged start: no new micro-batch
+        return cast(dict, start if offset is None else offset)  # unchanged start: no new micro-batch
 
     def prepareForTriggerAvailableNow(self) -> None:  # noqa: N802
         self.client.call("/prepare", "POST", timeout=600)

@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import time
+from typing import Any
 
 from lakeport.api import LakeportError, WriteConflict
 
@@ -32,7 +33,7 @@ def commit_files(plan: WritePlan, files: list[StagedFile]) -> dict:
     staging = plan.staging_dir
     moved: list[str] = []
     now = int(time.time() * 1000)
-    actions = []
+    actions: list[Any] = []
     for f in files:
         final = os.path.join(root, f.path)
         os.makedirs(os.path.dirname(final), exist_ok=True)

@@ -167,7 +167,7 @@ def snapshot_files(dt: DeltaTable, *, with_stats: bool = False) -> list[DataFile
         for c in partition_columns
         if f"partition.{c}" in actions.column_names
     }
-    stats_cols: dict[str, tuple[list, list, list]] = {}
+    stats_cols: dict[str, tuple[list, list, list | None]] = {}
     if with_stats:
         names = set(actions.column_names)
         for name in names:

@@ -73,7 +73,7 @@ def upsert(
     table_schema = dlog.spark_schema(dt) if dt is not None else None
     sequence_data = data_names[sequence_by.lower()] if sequence_by else None
     sequence_outside = bool(sequence_by) and (
-        table_schema is None or sequence_by.lower() not in {f.name.lower() for f in table_schema.fields}
+        table_schema is None or str(sequence_by).lower() not in {f.name.lower() for f in table_schema.fields}
     )
     if sequence_outside and table_schema is not None:  # ordering only: not written
         data_schema = StructType([f for f in data_schema.fields if f.name != sequence_data])
@@ -246,7 +246,8 @@ def _no_key_in_table(dt: Any, source: pa.Table, keys: list[str]) -> bool:
     key_type = source.column(key).type
     partitioned = set(dt.metadata().partition_columns)
     names = set(actions.column_names)
-    lo = hi = None
+    lo: Any = None
+    hi: Any = None
     if key in partitioned:
         lo = hi = actions.column(f"partition.{key}")
     elif (pa.types.is_integer(key_type) or pa.types.is_date(key_type)) and {f"min.{key}", f"max.{key}"} <= names:

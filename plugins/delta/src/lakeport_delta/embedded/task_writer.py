@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 from lakeport.api import SchemaMismatch, to_arrow
 
@@ -23,7 +24,7 @@ class _OpenFile:
         self.batches: list = []
         self.rows = 0
         self.bytes = 0
-        self.writer = None
+        self.writer: Any = None  # a pyarrow ParquetWriter once the first batch is flushed
         self.written = 0
 
 
@@ -103,7 +104,7 @@ class TaskFiles:
         assert codes is not None
         first = int(codes[0])
         if (codes == first).all():
-            groups = [(first, None)]
+            groups: list[tuple[int, Any]] = [(first, None)]
         else:
             order = np.argsort(codes, kind="stable")
             sorted_codes = codes[order]
