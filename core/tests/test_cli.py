@@ -63,3 +63,16 @@ def test_plugins_table_lists_builtin_kinds(capsys, tmp_path, monkeypatch):
     out = capsys.readouterr().out
     assert out.splitlines()[0].split() == ["plugin", "distribution", "version", "kinds"]
     assert any(line.split()[:2] == ["files", "lakeport"] for line in out.splitlines())
+
+
+def test_validate_shows_where_each_table_is_including_plugin_kinds(tmp_path, capsys):
+    (tmp_path / "lakeport.toml").write_text(
+        '[tables.Orders]\nkind = "delta"\nname = "sales.orders"\n'
+        '[tables.Files]\nkind = "files"\nformat = "json"\npath = "/data/in"\n'
+        '[pipelines.copy]\nsource = "Files"\ntarget = "Orders"\n'
+    )
+    assert main(["validate", "-c", str(tmp_path / "lakeport.toml"), "--no-spark"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "  table Orders: kind delta delta table sales.orders" in out
+    assert "  table Files: kind files json files at /data/in" in out
+    assert "  pipeline copy: Files -> Orders (append)" in out

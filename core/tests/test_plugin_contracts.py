@@ -195,8 +195,54 @@ def test_lakeport_run_dispatches_on_a_pipeline_kind_a_plugin_registered(echo_pro
 def test_a_plugin_pipeline_kind_gets_core_errors_for_its_keys(echo_project):
     done = echo_project('[pipelines.hello]\nkind = "echo"\nmesage = "hi"\nrepeat = 0\n', "run", "hello")
     assert done.returncode == 2
-    assert "pipelines.hello: unknown key 'mesage' for pipeline kind 'echo'; valid keys: kind, message, repeat" in done.stderr
+    assert ("pipelines.hello: unknown key 'mesage' for pipeline kind 'echo' (did you mean 'message'?); "
+            "valid keys: kind, message, repeat") in done.stderr
     done = echo_project('[pipelines.hello]\nkind = "echo"\nmessage = "hi"\nrepeat = 0\n', "run", "hello")
     assert done.returncode == 2
     assert "pipelines.hello.repeat: must be at least 1" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+# -- what an outside author hits first ----------------------------------------------------
+def memory_kind_plugin(options):
+    class MemoryKind:
+        @hookimpl
+        def lakeport_register_handle_kinds(self, register):
+            register("memory", lambda project, table: None, options=options)
+
+    return MemoryKind()
+
+
+def test_a_typo_in_a_common_key_of_a_plugin_table_suggests_the_key_and_lists_both_sets():
+    @attrs.frozen
+    class MemoryOptions:
+        capacity: int = 10
+
+    with pytest.raises(ConfigError) as info:
+        project_with('[tables.M]\nkind = "memory"\nshema = "id INT"\n', memory_kind_plugin(MemoryOptions))
+    assert info.value.problems == [
+        "tables.M: unknown key(s) shema (did you mean 'schema'?); valid keys: capacity (kind 'memory') and "
+        "kind, name, path, schema, comment, expectations, expectation_action, quarantine_table, checkpoint_path "
+        "(every table's)"
+    ]
+
+
+def test_a_dataclass_options_class_is_refused_naming_the_kind_and_the_fix():
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True)
+    class MemoryOptions:
+        capacity: int = 10
+
+    with pytest.raises(Exception, match=r"kind 'memory' options \(plugin '\d+'\): .*MemoryOptions.* is not an attrs "
+                       r"class; .* declare it with @attrs.frozen"):
+        project_with('[tables.M]\nkind = "memory"\ncapacity = 3\n', memory_kind_plugin(MemoryOptions))
+
+
+def test_an_options_field_named_like_a_common_key_is_refused():
+    @attrs.frozen
+    class MemoryOptions:
+        path: str | None = None
+
+    with pytest.raises(Exception, match=r"field\(s\) path of .*MemoryOptions are reserved for keys every table has"):
+        project_with('[tables.M]\nkind = "memory"\n', memory_kind_plugin(MemoryOptions))

@@ -89,7 +89,7 @@ def _run_validate(args: argparse.Namespace) -> int:
         print(f"{project.source}: ok (env {project.config.env or '-'}; "
               f"{len(project.config.tables)} tables, {len(project.config.pipelines)} pipelines)")
         for name, table in resolved["tables"].items():
-            where = table.get("path") or table.get("name") or ""
+            where = table.get("location") or table.get("path") or table.get("name") or ""
             print(f"  table {name}: kind {table['kind']} {where}".rstrip())
         for name, pipeline in resolved["pipelines"].items():
             if pipeline["kind"] == "etl":

@@ -17,6 +17,27 @@ from lakeport.first_party import FirstPartyPlugin, install_hint, providing_kind,
 Reference = Union[str, Callable[..., Any], type, None]
 
 
+def resolve_settings_class(reference: Reference, *, what: str, reserved: Collection[str] = ()) -> type | None:
+    """An options or settings class: it must be an attrs class, and no field may take a ``reserved`` name."""
+    import attrs
+
+    cls = resolve_reference(reference, what=what)
+    if cls is None:
+        return None
+    if not (isinstance(cls, type) and attrs.has(cls)):
+        raise PluginError(
+            f"{what}: {getattr(cls, '__qualname__', cls)!r} is not an attrs class; lakeport structures "
+            "options with cattrs and reports key paths from attrs fields: declare it with @attrs.frozen"
+        )
+    clash = sorted({a.name for a in attrs.fields(cls)} & set(reserved))
+    if clash:
+        raise PluginError(
+            f"{what}: field(s) {', '.join(clash)} of {cls.__qualname__} are reserved for keys every table has "
+            f"and never reach a kind's options; rename them (e.g. dbtable, location)"
+        )
+    return cls
+
+
 def resolve_reference(reference: Reference, *, what: str) -> Any:
     """``"pkg.mod:attr.sub"`` -> the object; objects are returned as they are."""
     if not isinstance(reference, str):
@@ -62,7 +83,11 @@ class HandleKind:
     @property
     def options(self) -> type | None:
         """attrs class for the kind's own table keys, structured by the project converter."""
-        return resolve_reference(self._options, what=f"kind {self.name!r} options")
+        from lakeport.config.model import COMMON_TABLE_KEYS
+
+        return resolve_settings_class(
+            self._options, what=f"kind {self.name!r} options (plugin {self.plugin!r})", reserved=COMMON_TABLE_KEYS
+        )
 
 
 class PipelineKind:
@@ -88,7 +113,9 @@ class PipelineKind:
     @property
     def options(self) -> type | None:
         """attrs class for the kind's keys of a ``[pipelines.<name>]`` entry."""
-        return resolve_reference(self._options, what=f"pipeline kind {self.name!r} options")
+        return resolve_settings_class(
+            self._options, what=f"pipeline kind {self.name!r} options (plugin {self.plugin!r})", reserved=("kind",)
+        )
 
     @property
     def check(self) -> Callable[..., Any] | None:

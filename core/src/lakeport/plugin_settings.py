@@ -9,7 +9,7 @@ from __future__ import annotations
 import attrs
 
 from lakeport.errors import PluginError
-from lakeport.kinds import Reference, resolve_reference
+from lakeport.kinds import Reference, resolve_settings_class
 
 
 @attrs.define
@@ -23,10 +23,10 @@ class PluginSettings:
     pipeline_kind: str = "etl"
 
     def section_class(self) -> type | None:
-        return resolve_reference(self.section, what=f"plugin {self.plugin!r} settings")
+        return resolve_settings_class(self.section, what=f"plugin {self.plugin!r} settings")
 
     def pipeline_keys_class(self) -> type | None:
-        return resolve_reference(self.pipeline_keys, what=f"plugin {self.plugin!r} pipeline keys")
+        return resolve_settings_class(self.pipeline_keys, what=f"plugin {self.plugin!r} pipeline keys", reserved=("kind",))
 
 
 class SettingsRegistry:

@@ -43,6 +43,7 @@ def validate_project(project: Project, *, spark: bool = True) -> dict[str, Any]:
     problems: list[str] = []
     custom_actions = tuple(project.hooks.expectation_actions())
     to_check_with_spark = []
+    locations: dict[str, str] = {}
 
     for name, spec in config.tables.items():
         where = f"tables.{name}"
@@ -61,7 +62,7 @@ def validate_project(project: Project, *, spark: bool = True) -> dict[str, Any]:
         if rules and schema is not None:
             to_check_with_spark.append((name, rules, schema))
         try:
-            project.handle(name)
+            locations[name] = project.handle(name).describe()
         except LakeportError as exc:
             problems.extend(exc.problems if isinstance(exc, ConfigError) else [f"{where}: {exc}"])
 
@@ -91,7 +92,11 @@ def validate_project(project: Project, *, spark: bool = True) -> dict[str, Any]:
         "vars": dict(config.vars),
         "settings": _plain(config.settings),
         "tables": {
-            name: {**_plain(attrs.evolve(spec, options=None)), **_plain(project.table_options(name) or {})}
+            name: {
+                **_plain(attrs.evolve(spec, options=None)),
+                **_plain(project.table_options(name) or {}),
+                **({"location": locations[name]} if locations.get(name) else {}),
+            }
             for name, spec in config.tables.items()
         },
         "pipelines": {name: _plain_pipeline(p) for name, p in config.pipelines.items()},

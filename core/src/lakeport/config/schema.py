@@ -12,7 +12,7 @@ from typing import Any, Collection, Mapping
 import attrs
 
 from lakeport.config.converter import structure
-from lakeport.config.model import PipelineSpec, TableSpec
+from lakeport.config.model import COMMON_TABLE_KEYS, PipelineSpec, TableSpec
 from lakeport.errors import ConfigError
 from lakeport.first_party import install_hint, plugin_named, providing_pipeline_key
 from lakeport.kinds import HandleKindRegistry, PipelineKindRegistry
@@ -50,11 +50,19 @@ class PluginSchema:
         kind = self.handle_kinds.get(spec.kind)
         if kind is None:
             raise ConfigError(f"{where}.kind: {self.handle_kinds.unknown_kind_message(spec.kind, self.disabled)}")
-        if kind.options is None:
-            if spec.options:
-                raise ConfigError(f"{where}: unknown key(s) {', '.join(sorted(spec.options))} for kind {spec.kind!r}")
+        own_class = kind.options
+        own_keys = [a.name for a in attrs.fields(own_class)] if own_class is not None else []
+        unknown = sorted(set(spec.options or {}) - set(own_keys))
+        if unknown:
+            common = f"{', '.join(COMMON_TABLE_KEYS)} (every table's)"
+            valid = f"{', '.join(own_keys)} (kind {spec.kind!r}) and {common}" if own_keys else f"{common}; kind {spec.kind!r} has no keys of its own"
+            raise ConfigError([
+                f"{where}: unknown key(s) {key}{_did_you_mean(key, [*own_keys, *COMMON_TABLE_KEYS])}; valid keys: {valid}"
+                for key in unknown
+            ])
+        if own_class is None:
             return None
-        return structure(spec.options or {}, kind.options, source=self.source, path=where)
+        return structure(spec.options or {}, own_class, source=self.source, path=where)
 
     def _check_actions(self, where: str, spec: TableSpec) -> None:
         valid = self.expectation_actions
@@ -108,7 +116,7 @@ class PluginSchema:
         if provider is not None:
             state = "disabled" if provider.plugin in self.disabled else "not installed"
             return f"{where}.{key}: this key belongs to {install_hint(provider)}, which is {state}"
-        return f"{where}: unknown key {key!r} for pipeline kind {kind!r}; valid keys: kind, {', '.join(valid)}"
+        return f"{where}: unknown key {key!r} for pipeline kind {kind!r}{_did_you_mean(key, valid)}; valid keys: kind, {', '.join(valid)}"
 
     def check_pipeline(self, spec: PipelineSpec, tables: Mapping[str, Any]) -> list[str]:
         kind = self.pipeline_kinds.get(spec.kind)
@@ -150,3 +158,10 @@ class PluginSchema:
         if first_party is not None:
             return f"{install_hint(first_party)} is not installed (installed plugins: {installed})"
         return f"no plugin named {plugin!r} is installed (installed plugins: {installed})"
+
+
+def _did_you_mean(key: str, valid: Collection[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(key, list(valid), n=1, cutoff=0.7)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -107,6 +107,10 @@ class Handle:
         """
         return False
 
+    def describe(self) -> str:
+        """Where the table's data is, in a few words, for ``lakeport validate``; kinds override it."""
+        return ""
+
     def supports(self, operation: str) -> bool:
         """Whether this kind implements ``operation`` (one of :data:`OPERATIONS`)."""
         impl = getattr(type(self), f"_{operation}", None)

@@ -68,6 +68,9 @@ class FilesHandle(Handle):
         self.partition_by = tuple(partition_by)
         self.max_files_per_trigger = max_files_per_trigger
 
+    def describe(self) -> str:
+        return f"{self.format.value} files at {self.path}"
+
     @classmethod
     def from_config(cls, project: Project, table: str) -> FilesHandle:
         spec = project.table(table)

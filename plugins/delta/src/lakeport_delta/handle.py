@@ -105,6 +105,9 @@ class DeltaHandle(Handle):
         )
 
     # -- where and how --------------------------------------------------------------
+    def describe(self) -> str:
+        return f"delta table {self.name}" if self.name else f"delta table at {self.path}"
+
     @property
     def path(self) -> str:
         """The table's folder on the embedded backend."""

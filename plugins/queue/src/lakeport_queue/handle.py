@@ -85,6 +85,9 @@ class QueueHandle(Handle):
         self._trackers: dict[str, QueryTracker] = {}
         self._lock = threading.RLock()
 
+    def describe(self) -> str:
+        return f"in-process {type(self.source).__name__} (schema {self.declared_schema})"
+
     @classmethod
     def from_config(cls, project: Project, table: str) -> QueueHandle:
         from lakeport.api import import_callable
