@@ -117,14 +117,27 @@ def _run_run(args: argparse.Namespace) -> int:
 
 
 def _configure_init(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("directory", nargs="?", default=".", help="where to create the project (default: .)")
+    parser.add_argument("directory", nargs="?", default=None,
+                        help="where to create it (default: . for a project, ./lakeport-NAME for a plugin)")
+    parser.add_argument("--plugin", metavar="NAME", default=None,
+                        help="create a connector distribution lakeport-NAME with kind NAME instead of a project")
 
 
 def _run_init(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    if args.plugin is not None:
+        from lakeport.scaffold import create_plugin
+
+        target = Path(args.directory or f"lakeport-{args.plugin}")
+        for path in create_plugin(args.plugin, target):
+            print(f"created {path}")
+        print(f'next: cd {target} && pip install -e ".[test]" && pytest')
+        return EXIT_OK
+
     from lakeport.starter import create_starter
 
+    args.directory = args.directory or "."
     created = create_starter(Path(args.directory))
     for path in created:
         print(f"created {path}")
