@@ -7,7 +7,6 @@ so every call goes to the driver's :class:`~lakeport_queue.server.FeedServer`.
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 from typing import Any, Iterator
@@ -22,7 +21,7 @@ except ImportError:  # pragma: no cover - only for the module to import: no admi
     ReadMaxRows = None  # type: ignore[assignment,misc]
     SupportsTriggerAvailableNow = object  # type: ignore[assignment,misc]
 
-from lakeport_queue.server import HOST, KEY_HEADER
+from lakeport_queue.wire import HOST, KEY_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -36,16 +35,22 @@ class QueueSourceError(RuntimeError):
 
 
 class QueueClient:
-    """A kept-alive HTTP connection to the driver's feed server."""
+    """A kept-alive HTTP connection to the driver's feed server.
+
+    ``http.client`` (which imports ``ssl``, ~0.1 s) is imported on the first call: most of
+    Spark's Python processes that build a reader never call.
+    """
 
     def __init__(self, port: int, key: str, table: str) -> None:
         self.port, self.key, self.table = port, key, table
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn: Any = None  # http.client.HTTPConnection
 
     def __getstate__(self) -> dict[str, Any]:
         return {"port": self.port, "key": self.key, "table": self.table, "_conn": None}
 
     def call(self, path: str, method: str = "GET", timeout: float = 120.0) -> Any:
+        import http.client
+
         for attempt in (1, 2):
             if self._conn is None:
                 self._conn = http.client.HTTPConnection(HOST, self.port, timeout=timeout)

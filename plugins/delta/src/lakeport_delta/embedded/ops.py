@@ -169,8 +169,6 @@ def write(
 
     from .write_plan import plan_write
 
-    spark = df.sparkSession
-    register(spark)
     root = _root(path)
     plan = plan_write(
         root,
@@ -192,6 +190,7 @@ def write(
         if collected.num_rows <= collect_max_rows:
             return _write_in_driver(plan, collected)
         logger.debug("Delta table %r: more than %d rows, written by Spark tasks", root, collect_max_rows)
+    register(df.sparkSession)  # only Spark's write needs the data source (registering costs a JVM round trip)
     with tempfile.TemporaryDirectory(prefix="lakeport-delta-") as tmp:
         outcome_path = os.path.join(tmp, "outcome.json")
         plan = attrs.evolve(plan, outcome=outcome_path)
