@@ -46,8 +46,8 @@ def _run_plugins(args: argparse.Namespace) -> int:
     if os.path.isfile(args.config):
         project = load_project(args)
         hooks = project.hooks
-    else:
-        hooks = Hooks.load()
+    else:  # the plugins main() loaded to find the commands (loading them again costs as much)
+        hooks = getattr(args, "_hooks", None) or Hooks.load()
     infos = hooks.describe(project)
     if args.json:
         print(json.dumps([
@@ -153,16 +153,46 @@ BUILTIN_COMMANDS = (
 )
 
 
-def build_parser(registry: CommandRegistry) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="lakeport", description="Pipelines of handles, hooks and plugins on Spark.")
+def build_parser(registry: CommandRegistry, argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser of every command; with ``argv`` naming a command, of that command only.
+
+    Every sub-parser and argument costs (argparse formats each one), and ``lakeport
+    plugins`` should start about as fast as Python does.
+    """
+    parser = argparse.ArgumentParser(prog="lakeport", description="Pipelines of handles, hooks and plugins on Spark.",
+                                     formatter_class=_formatter)
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv: debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for command in registry.commands.values():
-        command_parser = sub.add_parser(command.name, help=command.help, description=command.help)
+    chosen = _command_named(registry, argv)
+    for command in registry.commands.values() if chosen is None else (chosen,):
+        command_parser = sub.add_parser(command.name, help=command.help, description=command.help,
+                                        formatter_class=_formatter)
         command.configure(command_parser)
         command_parser.set_defaults(_run=command.run)
     return parser
+
+
+def _command_named(registry: CommandRegistry, argv: Sequence[str] | None) -> Command | None:
+    """The command ``argv`` runs: its first word (lakeport's own options take no values)."""
+    if argv is None:
+        return None
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    if first is None or any(arg in ("-h", "--help") for arg in argv[: list(argv).index(first)]):
+        return None
+    return registry.commands.get(first)
+
+
+def _formatter(prog: str) -> argparse.HelpFormatter:
+    """argparse's formatter, without the ``import shutil`` (and bz2, lzma, ...) it does for the width."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns if sys.__stdout__ else 80
+        except (AttributeError, ValueError, OSError):
+            columns = 80
+    return argparse.HelpFormatter(prog, width=max(columns, 1) - 2)
 
 
 class _CurrentStderrHandler(logging.StreamHandler):
@@ -208,7 +238,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LakeportError as exc:
         print(f"lakeport: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    args = build_parser(registry).parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(registry, argv).parse_args(argv)
+    args._hooks = hooks
     _setup_logging(args.verbose, hooks.plugin_packages())
     had_session = _active_spark_session() is not None
     try:

@@ -153,3 +153,26 @@ def test_counts_per_micro_batch_in_foreach_batch(tmp_lake, spark):
     assert sum(r.failed("adult") for r in per_batch) == 3  # bob, eve (NULL), kid
     assert sum(r.failed("named") for r in per_batch) == 1
     assert table_rows(target.path) == [(1, "ada", 36), (3, None, 50), (6, "cy", 70)]
+
+
+@pytest.mark.parametrize("limit", [100, 3], ids=["small: collected to the driver", "bigger: written by Spark tasks"])
+def test_a_micro_batch_write_is_the_same_collected_or_written_by_tasks(tmp_lake, spark, people, limit, monkeypatch):
+    """Writes with a ``txn`` (micro-batches) of at most SMALL_BATCH_ROWS rows are committed from the driver."""
+    from lakeport_delta import handle as delta_handle
+
+    monkeypatch.setattr(delta_handle, "SMALL_BATCH_ROWS", limit)
+    quarantine = delta(tmp_lake, "held")
+    target = delta(tmp_lake, "people", *RULES, quarantine_table=quarantine)
+
+    result = target.append(people, txn=("app", 0))
+
+    assert result.rule_counts is not None and not result.skipped
+    got = result.expectations
+    assert {r.name: r.failed for r in got.rules} == {"adult": 3, "named": 1, "short_name": 5, "not_old": 2}
+    assert (got.rows_in, got.rows_quarantined, got.rows_dropped, got.rows_written) == (6, 3, 2, 1)
+    assert table_rows(target.path) == [(1, "ada", 36)]
+    assert MASK_COLUMN not in [f.name for f in target.schema.fields]
+    assert {r["id"] for r in quarantine.read().collect()} == {2, 4, 5}
+    again = target.append(people, txn=("app", 0))  # a replayed batch
+    assert again.skipped and table_rows(target.path) == [(1, "ada", 36)]
+    assert not (tmp_lake / "people" / "_lakeport_staging").exists()  # no staged file left behind

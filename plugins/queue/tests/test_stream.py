@@ -362,3 +362,51 @@ def test_a_pyspark_without_python_stream_rate_limits_is_refused_before_anything_
                                                    r"needs PySpark 4\.2 or later .*; this is PySpark 4\."):
         handle.read_stream()
     assert not queue_threads("old_spark")
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"prefetch": "false"}, {"num_partitions": "2", "min_rows_per_partition": "10"}],
+    ids=["prefetched by the source runner", "read by a Python worker", "two partitions"],
+)
+def test_every_reader_delivers_each_row_once_in_order_and_replays_a_failed_batch(
+    spark: Any, tmp_path: Path, options: dict[str, str]
+) -> None:
+    from lakeport_queue.source import prefetches
+
+    assert prefetches(options) == (not options)
+    q: queue.Queue = queue.Queue()
+    for i in range(40):
+        q.put((i, f"n{i}"))
+    handle = QueueHandle(source=q, schema=SCHEMA, table="readers")
+    checkpoint = str(tmp_path / "cp")
+
+    def crash(batch: Any, _batch_id: int) -> None:
+        batch.collect()
+        raise RuntimeError("sink is down")
+
+    failing = (
+        handle.read_stream(**options).writeStream.foreachBatch(crash)
+        .option("checkpointLocation", checkpoint).trigger(availableNow=True).start()
+    )
+    with pytest.raises(Exception, match="sink is down"):
+        failing.awaitTermination(WAIT)
+    for i in range(40, 50):
+        q.put((i, f"n{i}"))
+    seen, collect = collector()
+    query = run_available_now_with(handle, checkpoint, collect, options)
+    assert query.lastProgress is not None
+    assert sorted(seen) == [(i, f"n{i}") for i in range(50)]  # the failed batch again, then the new rows
+    if "num_partitions" not in options:
+        assert seen == sorted(seen)  # one partition: in queue order
+    handle.close()
+    assert not queue_threads("readers")
+
+
+def run_available_now_with(handle: QueueHandle, checkpoint: str, sink: Any, options: dict[str, str]) -> Any:
+    query = (
+        handle.read_stream(**options).writeStream.foreachBatch(sink)
+        .option("checkpointLocation", checkpoint).trigger(availableNow=True).start()
+    )
+    assert query.awaitTermination(WAIT), "available-now did not finish"
+    return query

@@ -242,6 +242,11 @@ class DeltaHandle(Handle):
             raise TableNotFound(f"delta table {self.table!r} does not exist at {self.location or self.name}")
 
 
+#: appends and overwrites with an application transaction (``txn``, as StreamLoader's micro-batches
+#: have) of at most this many rows are written and committed from the driver (see ``ops.write``).
+SMALL_BATCH_ROWS = 10_000
+
+
 class _EmbeddedDelta:
     """Binds the embedded engine's functions to one table."""
 
@@ -255,6 +260,8 @@ class _EmbeddedDelta:
         return self.ops.read_stream(self.spark, self.path, **settings)
 
     def write(self, df: DataFrame, **kwargs: Any) -> Any:
+        if kwargs.get("txn") is not None:  # a micro-batch (foreachBatch): usually small
+            kwargs.setdefault("collect_max_rows", SMALL_BATCH_ROWS)
         return self.ops.write(df, self.path, table_name=self.name, description=self.comment, **kwargs)
 
     def upsert(self, df: DataFrame, keys: tuple[str, ...], **kwargs: Any) -> Any:

@@ -21,15 +21,14 @@ from typing import TYPE_CHECKING, Any, Callable
 from urllib.parse import parse_qs, urlsplit
 
 from lakeport.api import LakeportError
+from lakeport_queue.wire import ARROW_STREAM, HOST, KEY_HEADER
 
 if TYPE_CHECKING:
     from lakeport_queue.feed import Feed
 
 log = logging.getLogger(__name__)
 
-HOST = "127.0.0.1"
-KEY_HEADER = "X-Lakeport-Queue-Key"
-ARROW_STREAM = "application/vnd.apache.arrow.stream"
+__all__ = ["ARROW_STREAM", "HOST", "KEY_HEADER", "FeedServer"]
 
 
 class _Server(ThreadingHTTPServer):

@@ -7,12 +7,12 @@ so every call goes to the driver's :class:`~lakeport_queue.server.FeedServer`.
 
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 from typing import Any, Iterator, cast
 
-from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition
+from pyspark.errors import PySparkNotImplementedError
+from pyspark.sql.datasource import DataSource, DataSourceStreamReader, InputPartition, SimpleDataSourceStreamReader
 from pyspark.sql.types import StructType
 
 try:  # PySpark >= 4.2; QueueHandle.read_stream() refuses older ones (lakeport.session.python_streams_unsupported)
@@ -21,7 +21,7 @@ except ImportError:  # pragma: no cover - only for the module to import: no admi
     ReadMaxRows = None  # type: ignore[assignment,misc]
     SupportsTriggerAvailableNow = object  # type: ignore[assignment,misc]
 
-from lakeport_queue.server import HOST, KEY_HEADER
+from lakeport_queue.wire import HOST, KEY_HEADER
 
 log = logging.getLogger(__name__)
 
@@ -35,16 +35,22 @@ class QueueSourceError(RuntimeError):
 
 
 class QueueClient:
-    """A kept-alive HTTP connection to the driver's feed server."""
+    """A kept-alive HTTP connection to the driver's feed server.
+
+    ``http.client`` (which imports ``ssl``, ~0.1 s) is imported on the first call: most of
+    Spark's Python processes that build a reader never call.
+    """
 
     def __init__(self, port: int, key: str, table: str) -> None:
         self.port, self.key, self.table = port, key, table
-        self._conn: http.client.HTTPConnection | None = None
+        self._conn: Any = None  # http.client.HTTPConnection
 
     def __getstate__(self) -> dict[str, Any]:
         return {"port": self.port, "key": self.key, "table": self.table, "_conn": None}
 
     def call(self, path: str, method: str = "GET", timeout: float = 120.0) -> Any:
+        import http.client
+
         for attempt in (1, 2):
             if self._conn is None:
                 self._conn = http.client.HTTPConnection(HOST, self.port, timeout=timeout)
@@ -89,7 +95,23 @@ class QueueDataSource(DataSource):
         raise QueueSourceError("the lakeport_queue source needs .schema(...); use QueueHandle.read_stream()")
 
     def streamReader(self, schema: StructType) -> DataSourceStreamReader:  # noqa: N802 - pyspark API
+        if prefetches(self.options):  # PySpark then asks simpleStreamReader()
+            raise PySparkNotImplementedError(errorClass="NOT_IMPLEMENTED", messageParameters={"feature": "streamReader"})
         return QueueStreamReader(self.options, schema)
+
+    def simpleStreamReader(self, schema: StructType) -> SimpleDataSourceStreamReader:  # noqa: N802
+        return QueuePrefetchReader(self.options, schema)
+
+
+def prefetches(options: Any) -> bool:
+    """One partition per batch (the default) and ``prefetch`` not switched off: the prefetching reader.
+
+    Spark's source runner (the Python process that plans the batches) then reads each batch when it
+    plans it and hands the Arrow batches to Spark, which keeps them in its block manager: no Python
+    worker starts to read the partition, and a small micro-batch costs no Python process of its own.
+    """
+    partitions = max(1, int(options.get("num_partitions", "1")))
+    return partitions == 1 and str(options.get("prefetch", "true")).lower() not in ("false", "0", "no")
 
 
 class QueuePartition(InputPartition):
@@ -98,15 +120,77 @@ class QueuePartition(InputPartition):
         self.start, self.end, self.feed = start, end, feed
 
 
+def _client(options: Any) -> QueueClient:
+    for required in ("port", KEY_OPTION):
+        if required not in options:
+            raise QueueSourceError(f"the lakeport_queue source needs option {required!r}; use QueueHandle.read_stream()")
+    return QueueClient(int(options["port"]), options[KEY_OPTION], options.get("table", "<unnamed>"))
+
+
+def _rows(client: QueueClient, start: int, end: int, feed: str) -> list[Any]:
+    """Rows [start, end) of ``feed`` as Arrow record batches, from the driver."""
+    import pyarrow as pa
+
+    body = client.call(f"/rows?start={start}&end={end}&feed={feed}")
+    return list(pa.ipc.open_stream(body))
+
+
+def _stop(client: QueueClient) -> None:
+    """The query ended: let the driver stop the server (it may already be gone)."""
+    try:
+        client.call("/stop", "POST", timeout=10)
+    except (QueueSourceError, OSError) as exc:
+        log.debug("queue table %r: stop request not delivered: %s", client.table, exc)
+    client.close()
+
+
+class QueuePrefetchReader(SimpleDataSourceStreamReader, SupportsTriggerAvailableNow):
+    """Offsets ``{"position": n}`` as below; ``read`` plans the batch and fetches its rows at once.
+
+    Runs in Spark's source runner only (replays after a restart excepted: ``readBetweenOffsets``
+    runs in a Python worker). ``max_rows_per_trigger`` caps what each ``read`` takes.
+    """
+
+    def __init__(self, options: Any, schema: StructType) -> None:
+        self.client = _client(options)
+        self.table = self.client.table
+        self.max_rows_per_trigger = int(options["max_rows_per_trigger"]) if options.get("max_rows_per_trigger") else None
+
+    def initialOffset(self) -> dict:  # noqa: N802 - pyspark API
+        return self.client.call("/initial")
+
+    def read(self, start: dict) -> tuple[Iterator[Any], dict]:
+        query = f"start={int(start['position'])}&feed={start.get('feed', '')}"
+        if self.max_rows_per_trigger:
+            query += f"&max_rows={self.max_rows_per_trigger}"
+        end = self.client.call("/latest?" + query)
+        if end is None:  # nothing new
+            return iter(()), start
+        return iter(_rows(self.client, int(start["position"]), int(end["position"]), end.get("feed", ""))), end
+
+    def readBetweenOffsets(self, start: dict, end: dict) -> Iterator[Any]:  # noqa: N802
+        client = QueueClient(self.client.port, self.client.key, self.table)
+        try:
+            return iter(_rows(client, int(start["position"]), int(end["position"]), end.get("feed", "")))
+        finally:
+            client.close()
+
+    def prepareForTriggerAvailableNow(self) -> None:  # noqa: N802
+        self.client.call("/prepare", "POST", timeout=600)
+
+    def commit(self, end: dict) -> None:
+        self.client.call(f"/commit?end={int(end['position'])}", "POST")
+
+    def stop(self) -> None:
+        _stop(self.client)
+
+
 class QueueStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     """Offsets ``{"position": n}``; every decision is the driver's."""
 
     def __init__(self, options: Any, schema: StructType) -> None:
-        for required in ("port", KEY_OPTION):
-            if required not in options:
-                raise QueueSourceError(f"the lakeport_queue source needs option {required!r}; use QueueHandle.read_stream()")
-        self.table = options.get("table", "<unnamed>")
-        self.client = QueueClient(int(options["port"]), options[KEY_OPTION], self.table)
+        self.client = _client(options)
+        self.table = self.client.table
         self.max_rows_per_trigger = int(options["max_rows_per_trigger"]) if options.get("max_rows_per_trigger") else None
         self.num_partitions = max(1, int(options.get("num_partitions", "1")))
         self.min_rows_per_partition = max(1, int(options.get("min_rows_per_partition", "20000")))
@@ -143,22 +227,14 @@ class QueueStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         return [QueuePartition(lo, hi, feed) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True) if hi > lo]
 
     def read(self, partition: QueuePartition) -> Iterator[Any]:  # type: ignore[override]
-        import pyarrow as pa
-
         client = QueueClient(self.client.port, self.client.key, self.table)
         try:
-            body = client.call(f"/rows?start={partition.start}&end={partition.end}&feed={partition.feed}")
+            yield from _rows(client, partition.start, partition.end, partition.feed)
         finally:
             client.close()
-        yield from pa.ipc.open_stream(body)
 
     def commit(self, end: dict) -> None:
         self.client.call(f"/commit?end={int(end['position'])}", "POST")
 
     def stop(self) -> None:
-        """The query ended: let the driver stop the server (it may already be gone)."""
-        try:
-            self.client.call("/stop", "POST", timeout=10)
-        except (QueueSourceError, OSError) as exc:
-            log.debug("queue table %r: stop request not delivered: %s", self.table, exc)
-        self.client.close()
+        _stop(self.client)

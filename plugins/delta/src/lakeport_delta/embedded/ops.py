@@ -150,6 +150,7 @@ def write(
     description: str | None = None,
     properties: dict[str, str] | None = None,
     rule_mask: RuleMask | None = None,
+    collect_max_rows: int | None = None,
 ) -> WriteOutcome:
     """Append or overwrite through Spark tasks; one Delta commit at the end.
 
@@ -157,13 +158,17 @@ def write(
     write is skipped when that application already committed ``version`` or later. With
     ``rule_mask`` the tasks count and filter by the mask column (not written) and the
     outcome carries the summed ``rule_counts``.
+
+    With ``collect_max_rows`` a DataFrame of at most that many rows is collected to the
+    driver as Arrow (``df.limit(n + 1).toArrow()``) and its files are written and committed
+    from there: no Spark write job, so no Python worker processes for planning, writing
+    and committing it (seconds each, against milliseconds for a small batch). A bigger
+    one is written by Spark tasks as usual, after that one extra look at ``n + 1`` rows.
     """
     from lakeport.api import RuleCounts
 
     from .write_plan import plan_write
 
-    spark = df.sparkSession
-    register(spark)
     root = _root(path)
     plan = plan_write(
         root,
@@ -180,6 +185,12 @@ def write(
     )
     if plan is None:
         return WriteOutcome(version=None, skipped=True, num_files=0, num_rows=0)
+    if collect_max_rows:
+        collected = df.limit(collect_max_rows + 1).toArrow()
+        if collected.num_rows <= collect_max_rows:
+            return _write_in_driver(plan, collected)
+        logger.debug("Delta table %r: more than %d rows, written by Spark tasks", root, collect_max_rows)
+    register(df.sparkSession)  # only Spark's write needs the data source (registering costs a JVM round trip)
     with tempfile.TemporaryDirectory(prefix="lakeport-delta-") as tmp:
         outcome_path = os.path.join(tmp, "outcome.json")
         plan = attrs.evolve(plan, outcome=outcome_path)
@@ -198,6 +209,40 @@ def write(
         num_files=int(outcome["num_files"]),
         num_rows=int(outcome["num_rows"]),
         rule_counts=RuleCounts.from_dict(counts) if counts is not None else None,
+    )
+
+
+def _write_in_driver(plan: Any, table: Any) -> WriteOutcome:
+    """The small write: the task writer's files and the commit, both in this process."""
+    from lakeport.api import RuleCounts, RuleMask
+
+    from .commit import commit_files
+    from .task_writer import TaskFiles
+    from .write_plan import remove_staging
+
+    mask = RuleMask.from_dict(plan.rule_mask) if plan.rule_mask else None
+    counts = RuleCounts() if mask is not None else None
+    try:
+        files = TaskFiles(plan, 0, 0)
+        try:
+            for batch in table.to_batches():
+                if mask is not None:
+                    batch, counted = mask.apply(batch)
+                    counts += counted
+                files.add(batch)
+            written = files.close()
+        except BaseException:
+            files.discard()
+            raise
+        outcome = commit_files(plan, written)
+    finally:
+        remove_staging(plan)
+    return WriteOutcome(
+        version=outcome["version"],
+        skipped=bool(outcome["skipped"]),
+        num_files=int(outcome["num_files"]),
+        num_rows=int(outcome["num_rows"]),
+        rule_counts=counts,
     )
 
 
