@@ -175,8 +175,3 @@ def test_render_of_a_pipeline_of_another_kind_says_so(project_file, capsys, tmp_
     (tmp_path / "lakeport.toml").write_text(textwrap.dedent(PROJECT) + '\n[pipelines.copy]\nsource = "changes"\ntarget = "people_queue"\n')
     assert main(["dlt", "render", "copy", "-c", str(project_file)]) == 2
     assert 'pipelines.copy: kind is \'etl\', not "dlt"' in capsys.readouterr().err
-
-
-def test_lakeport_run_of_a_dlt_pipeline_says_local_runs_are_not_there_yet(project_file, capsys):
-    assert main(["run", "people", "-c", str(project_file)]) == 1
-    assert "pipelines.people: lakeport-dlt 0.1 checks and renders dlt pipelines" in capsys.readouterr().err
