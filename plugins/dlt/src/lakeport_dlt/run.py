@@ -259,7 +259,7 @@ class DltRun:
         except StreamingQueryException as exc:
             if failures and isinstance(failures[0], LakeportError):
                 raise failures[0] from None  # e.g. an expectation with action fail: its own message
-            raise LakeportError(f"{self.where}: flow {flow!r} failed: {exc.desc.splitlines()[0]}") from None
+            raise LakeportError(f"{self.where}: flow {flow!r} failed: {str(exc).splitlines()[0]}") from None
 
     def _handle(self, graph: Graph, name: str) -> Handle:
         """The Delta table of dataset (or flow target) ``name``, with the expectations DLT puts on it."""
