@@ -34,6 +34,7 @@ class Project:
         self.hooks = hooks
         self.root = root or Path.cwd()
         self._spark: SparkSession | None = None
+        self._warehouse: str | None = None
         #: tables declared in code with :meth:`add_table`.
         self._added_tables: dict[str, TableSpec] = {}
 
@@ -145,7 +146,12 @@ class Project:
     @property
     def warehouse(self) -> str:
         """Where ``db.table`` names live for backends without a metastore."""
-        return self.config.settings.warehouse or str(self.root / "spark-warehouse")
+        return self._warehouse or self.config.settings.warehouse or str(self.root / "spark-warehouse")
+
+    def use_warehouse(self, path: str | os.PathLike[str]) -> Project:
+        """Put the warehouse at ``path`` instead of the file's (a command's ``--warehouse``)."""
+        self._warehouse = str(path)
+        return self
 
     # -- runtime --------------------------------------------------------------------
     def spark(self) -> SparkSession:

@@ -152,8 +152,8 @@ def test_rendered_source_is_valid_python_and_the_same_bytes_every_time(project_f
 
 def test_render_writes_into_a_folder(project_file, capsys, tmp_path):
     assert main(["dlt", "render", "people", "-c", str(project_file), "-o", str(tmp_path / "out")]) == 0
-    assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'out' / 'people.py'}"
-    assert (tmp_path / "out" / "people.py").read_text() == EXPECTED_DLT
+    assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'out' / 'people_pipeline.py'}"
+    assert (tmp_path / "out" / "people_pipeline.py").read_text() == EXPECTED_DLT
 
 
 def test_graph_as_mermaid(project_file, capsys):

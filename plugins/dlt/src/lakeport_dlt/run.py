@@ -15,7 +15,6 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -23,95 +22,39 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from lakeport.api import ConfigError, LakeportError, PipelineResult, active_session, describe_rule
+from lakeport.api import ConfigError, LakeportError, PipelineResult
 from lakeport_dlt.graph import Graph, build_graph, flow_target, is_streaming_query
+from lakeport_dlt.lake import FlowReport, LocalLake
 from lakeport_dlt.spec import Dataset, DatasetKind, DltPipeline
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
-    from lakeport.api import Handle, PipelineSpec, Project, WriteResult
+    from lakeport.api import Handle, PipelineSpec, Project
 
 log = logging.getLogger(__name__)
-
-DEFAULT_SCHEMA = "default"
-
-
-@attrs.define
-class FlowReport:
-    """What one flow (or one recomputed table) did in this run."""
-
-    flow: str
-    target: str
-    kind: str
-    batches: int = 0
-    rows_in: int = 0
-    rows_written: int = 0
-    #: rule -> rows it failed; with the rule's action.
-    failed: dict[str, int] = attrs.field(factory=dict)
-    actions: dict[str, str] = attrs.field(factory=dict)
-    version: int | None = None
-    seconds: float = 0.0
-
-    def add(self, result: WriteResult) -> None:
-        self.batches += 1
-        self.version = result.version if result.version is not None else self.version
-        expectations = result.expectations
-        if result.skipped:
-            return
-        if expectations is not None:
-            self.rows_in += expectations.rows_in
-            self.rows_written += expectations.rows_written
-            for rule in expectations.rules:
-                self.failed[rule.name] = self.failed.get(rule.name, 0) + rule.failed
-                self.actions[rule.name] = rule.action
-        elif result.rows_written is not None:
-            self.rows_in += result.rows_written
-            self.rows_written += result.rows_written
-
-    def line(self) -> str:
-        parts = [f"{self.flow} -> {self.target} ({self.kind})", f"{self.rows_in} rows in, {self.rows_written} written"]
-        parts += [describe_rule(rule, self.actions[rule], count) for rule, count in self.failed.items()]
-        if self.version is not None:
-            parts.append(f"version {self.version}")
-        parts.append(f"{self.seconds:.1f} s")
-        return ", ".join(parts)
-
 
 class DltRun:
     """One local update of a dlt pipeline: ``execute()`` then ``result()``."""
 
-    def __init__(self, project: Project, spec: PipelineSpec, *, full_refresh: bool = False) -> None:
+    def __init__(self, project: Project, spec: PipelineSpec, *, full_refresh: bool = False,
+                 conf: dict[str, str] | None = None) -> None:
         self.project = project
         self.spec = spec
         self.pipeline: DltPipeline = spec.options
         self.full_refresh = full_refresh
+        self.conf = dict(conf or {})
         self.where = f"pipelines.{spec.name}"
         self.reports: list[FlowReport] = []
+        self.lake = LocalLake(project, spec.name, self.pipeline.target_schema)
         self._views: dict[str, DataFrame] = {}
-        self._handles: dict[str, Handle] = {}
         self._user: Any = None
-
-    # -- where things land ----------------------------------------------------------------
-    @property
-    def schema(self) -> str:
-        return self.pipeline.target_schema or DEFAULT_SCHEMA
-
-    @property
-    def root(self) -> Path:
-        return Path(self.project.warehouse) / self.schema
-
-    def location(self, dataset: str) -> Path:
-        return self.root / dataset
-
-    def checkpoint(self, flow: str) -> Path:
-        return self.root / "_checkpoints" / self.spec.name / flow
 
     # -- the run ------------------------------------------------------------------------
     def execute(self) -> None:
         graph = self._graph()
         spark = self.project.spark()
-        for key, value in self.pipeline.configuration.items():
+        for key, value in {**self.pipeline.configuration, **self.conf}.items():
             spark.conf.set(key, value)
         self._user = self._load_user_code(spark)
         if self.full_refresh:
@@ -136,12 +79,7 @@ class DltRun:
 
     def _reset(self, graph: Graph) -> None:
         """``--full-refresh``: every persisted dataset and checkpoint of the pipeline starts empty."""
-        for name, node in graph.nodes.items():
-            if node.role != "table" and self.location(name).exists():
-                shutil.rmtree(self.location(name))
-        checkpoints = self.root / "_checkpoints" / self.spec.name
-        if checkpoints.exists():
-            shutil.rmtree(checkpoints)
+        self.lake.reset(name for name, node in graph.nodes.items() if node.role != "table")
 
     # -- user code ----------------------------------------------------------------------
     def _load_user_code(self, spark: Any) -> Any:
@@ -221,7 +159,7 @@ class DltRun:
         handle = self._handle(graph, target)
         if is_streaming_query(dataset):
             report = FlowReport(flow=flow, target=target, kind="append flow" if dataset.append_flow else "streaming table")
-            self._stream_into(handle, df, flow, report)
+            self.lake.stream_into(handle, df, flow, report)
         else:
             report = FlowReport(flow=flow, target=target, kind=dataset.kind.value)
             report.add(handle.overwrite(df))
@@ -229,59 +167,16 @@ class DltRun:
         self.reports.append(report)
         log.info("%s", report.line())
 
-    def _stream_into(self, handle: Handle, df: DataFrame, flow: str, report: FlowReport) -> None:
-        """foreachBatch with the flow's checkpoint; each batch an idempotent append (txn = app id, batch id)."""
-        from pyspark.errors import StreamingQueryException
-
-        app_id = f"lakeport-dlt:{self.spec.name}:{flow}"
-        failures: list[BaseException] = []
-
-        def write_batch(batch: DataFrame, batch_id: int) -> None:
-            try:
-                with active_session(batch.sparkSession):
-                    options = {"txn": (app_id, batch_id)} if handle.supports_txn else {}
-                    report.add(handle.write(batch, "append", batch_id=batch_id, **options))
-            except BaseException as exc:
-                failures.append(exc)
-                raise
-
-        checkpoint = self.checkpoint(flow)
-        checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        query = (
-            df.writeStream.foreachBatch(write_batch)
-            .option("checkpointLocation", str(checkpoint))
-            .trigger(availableNow=True)
-            .queryName(f"{self.spec.name}.{flow}")
-            .start()
-        )
-        try:
-            query.awaitTermination()
-        except StreamingQueryException as exc:
-            if failures and isinstance(failures[0], LakeportError):
-                raise failures[0] from None  # e.g. an expectation with action fail: its own message
-            raise LakeportError(f"{self.where}: flow {flow!r} failed: {str(exc).splitlines()[0]}") from None
-
     def _handle(self, graph: Graph, name: str) -> Handle:
         """The Delta table of dataset (or flow target) ``name``, with the expectations DLT puts on it."""
-        if name in self._handles:
-            return self._handles[name]
-        key = f"{self.spec.name}.{name}"
         dataset = graph.datasets.get(name)
-        keys: dict[str, Any] = {"kind": "delta", "path": str(self.location(name))}
-        rules = _expectations(graph, name)
-        if rules:
-            keys["expectations"] = rules
-        if dataset is not None:
-            if dataset.comment:
-                keys["comment"] = dataset.comment
-            if dataset.schema:
-                keys["schema"] = dataset.schema
-            if dataset.partition_cols:
-                keys["partition_by"] = list(dataset.partition_cols)
-        self.project.add_table(key, keys)
-        handle = self.project.handle(key)
-        self._handles[name] = handle
-        return handle
+        return self.lake.handle(
+            name,
+            expectations=_expectations(graph, name),
+            comment=dataset.comment if dataset is not None else None,
+            schema=dataset.schema if dataset is not None else None,
+            partition_by=dataset.partition_cols if dataset is not None else (),
+        )
 
 
 def _expectations(graph: Graph, target: str) -> list[dict[str, str]]:
