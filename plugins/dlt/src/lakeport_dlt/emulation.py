@@ -67,7 +67,7 @@ class Registry:
 
     # -- declaring ------------------------------------------------------------------------
     def declare(self, item: Declared) -> None:
-        if item.role == "flow":
+        if item.role in ("flow", "cdc"):
             if any(f.name == item.name and f.target == item.target for f in self.flows):
                 raise LakeportError(f"flow {item.name!r} into {item.target!r} is declared twice")
             self.flows.append(item)
@@ -100,6 +100,28 @@ class Registry:
                     f"flow {flow.name!r} appends to {flow.target!r}, which no create_streaming_table declares"
                 )
 
+    def _run_cdc(self, flow: Declared, target: Declared) -> None:
+        from lakeport_dlt.cdc import apply_changes
+        from lakeport_dlt.spec import ApplyChanges
+
+        options = dict(flow.options)
+        source = options.pop("source")
+        conditions = {k: options.pop(k) for k in ("apply_as_deletes", "apply_as_truncates") if options.get(k) is not None}
+        options.pop("name", None)
+        try:
+            keys = tuple(_names(options.pop("keys")))
+            sequence_by = _names([options.pop("sequence_by")])[0]
+            rest: dict[str, Any] = {k: tuple(_names(v)) if isinstance(v, (list, tuple)) else v for k, v in options.items()}
+            spec = ApplyChanges(target=target.name, keys=keys, sequence_by=sequence_by, **rest)
+        except TypeError as exc:
+            raise LakeportError(f"apply_changes into {target.name!r}: {exc}") from None
+        started = time.monotonic()
+        report = FlowReport(flow=flow.name, target=target.name, kind=f"apply changes, SCD{spec.stored_as_scd_type}")
+        apply_changes(self.lake, self.read(source, streaming=True), spec, flow=flow.name, report=report,
+                      conditions=conditions)
+        report.seconds = time.monotonic() - started
+        self.reports.append(report)
+
     def ensure(self, name: str) -> None:
         state = self._state.get(name)
         if state == "done":
@@ -111,7 +133,10 @@ class Registry:
         if item.role == "streaming_table":
             self._handle(item)
             for flow in [f for f in self.flows if f.target == name]:
-                self._run_flow(flow, item)
+                if flow.role == "cdc":
+                    self._run_cdc(flow, item)
+                else:
+                    self._run_flow(flow, item)
         else:
             self._run_query(item)
         self._state[name] = "done"
@@ -208,11 +233,27 @@ def _append_flow(registry: Registry) -> Callable[..., Any]:
     return append_flow
 
 
-def _not_yet(what: str) -> Callable[..., Any]:
-    def refuse(*_args: Any, **_kwargs: Any) -> Any:
-        raise LakeportError(f"{what}: CDC flows do not run locally yet; lakeport-dlt renders them for Databricks")
+def _apply_changes(registry: Registry) -> Callable[..., None]:
+    """``dlt.apply_changes`` / ``dp.create_auto_cdc_flow``: a CDC flow from ``source`` into ``target``."""
 
-    return refuse
+    def apply_changes(target: str, source: str, keys: Any, sequence_by: Any, **options: Any) -> None:
+        name = options.pop("name", None) or f"apply_changes_{source}_to_{target}"
+        registry.declare(Declared(name=name, role="cdc", target=target,
+                                  options={"source": source, "keys": keys, "sequence_by": sequence_by, **options}))
+
+    return apply_changes
+
+
+def _names(values: Any) -> list[str]:
+    """Column names given as strings or as ``F.col(...)`` Columns."""
+    names = []
+    for value in values:
+        if isinstance(value, str):
+            names.append(value)
+        else:
+            text = str(value._jc.toString()) if hasattr(value, "_jc") else str(value)
+            names.append(text.strip("`"))
+    return names
 
 
 def _expectation_functions(module: types.ModuleType) -> None:
@@ -231,8 +272,8 @@ def dlt_module(registry: Registry) -> types.ModuleType:
     module.append_flow = _append_flow(registry)  # type: ignore[attr-defined]
     module.read = lambda name: registry.read(name, streaming=False)  # type: ignore[attr-defined]
     module.read_stream = lambda name: registry.read(name, streaming=True)  # type: ignore[attr-defined]
-    module.apply_changes = _not_yet("dlt.apply_changes")  # type: ignore[attr-defined]
-    module.create_auto_cdc_flow = _not_yet("dlt.create_auto_cdc_flow")  # type: ignore[attr-defined]
+    module.apply_changes = _apply_changes(registry)  # type: ignore[attr-defined]
+    module.create_auto_cdc_flow = module.apply_changes  # type: ignore[attr-defined]
     _expectation_functions(module)
     return module
 
@@ -245,7 +286,7 @@ def pipelines_module(registry: Registry) -> types.ModuleType:
     module.temporary_view = _dataset_decorator(registry, "view")  # type: ignore[attr-defined]
     module.create_streaming_table = _create_streaming_table(registry)  # type: ignore[attr-defined]
     module.append_flow = _append_flow(registry)  # type: ignore[attr-defined]
-    module.create_auto_cdc_flow = _not_yet("dp.create_auto_cdc_flow")  # type: ignore[attr-defined]
+    module.create_auto_cdc_flow = _apply_changes(registry)  # type: ignore[attr-defined]
     _expectation_functions(module)
     return module
 

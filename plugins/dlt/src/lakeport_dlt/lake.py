@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 import attrs
 
@@ -122,8 +122,12 @@ class LocalLake:
     def has(self, name: str) -> bool:
         return name in self._handles
 
-    def stream_into(self, handle: Handle, df: DataFrame, flow: str, report: FlowReport) -> None:
-        """foreachBatch with the flow's checkpoint; each batch an idempotent append (txn = app id, batch id)."""
+    def stream_into(self, handle: Handle, df: DataFrame, flow: str, report: FlowReport,
+                    after_batch: Callable[[WriteResult], None] | None = None) -> None:
+        """foreachBatch with the flow's checkpoint; each batch an idempotent append (txn = app id, batch id).
+
+        ``after_batch(result)`` runs after every batch's write, also a replayed (skipped) one.
+        """
         from pyspark.errors import StreamingQueryException
 
         app_id = f"lakeport-dlt:{self.pipeline}:{flow}"
@@ -133,7 +137,10 @@ class LocalLake:
             try:
                 with active_session(batch.sparkSession):
                     options = {"txn": (app_id, batch_id)} if handle.supports_txn else {}
-                    report.add(handle.write(batch, "append", batch_id=batch_id, **options))
+                    result = handle.write(batch, "append", batch_id=batch_id, **options)
+                    report.add(result)
+                    if after_batch is not None:
+                        after_batch(result)
             except BaseException as exc:
                 failures.append(exc)
                 raise

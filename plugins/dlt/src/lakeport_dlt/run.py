@@ -6,8 +6,7 @@ DataFrame; streaming tables and append flows are fed incrementally through
 foreachBatch with a checkpoint per flow and Delta's idempotent writes, so a
 second run processes only new input. Every persisted dataset is a Delta table
 at ``WAREHOUSE/SCHEMA/NAME``; expectations go through lakeport's engine on the
-target's handle, as on any lakeport write. CDC flows (``apply_changes``) are
-rendered but not yet run locally.
+target's handle, as on any lakeport write; CDC flows are in :mod:`lakeport_dlt.cdc`.
 """
 
 from __future__ import annotations
@@ -144,13 +143,21 @@ class DltRun:
         return frames
 
     def _run_dataset(self, graph: Graph, dataset: Dataset) -> None:
-        if dataset.apply_changes is not None:
-            raise LakeportError(
-                f"{self.where}: dataset {dataset.name!r} is an apply_changes flow; local runs of CDC flows are not "
-                "available yet (render it with `lakeport dlt render`)"
-            )
         started = time.monotonic()
         df = self._function(graph, dataset)(*self._sources(graph, dataset))
+        if dataset.apply_changes is not None:
+            from lakeport_dlt.cdc import apply_changes
+
+            changes = dataset.apply_changes
+            report = FlowReport(flow=dataset.name, target=changes.target, kind=f"apply changes, SCD{changes.stored_as_scd_type}")
+            try:
+                apply_changes(self.lake, df, changes, flow=dataset.name, report=report,
+                              expectations=_expectations(graph, dataset.name))
+            except LakeportError as exc:
+                raise LakeportError(f"{self.where}: dataset {dataset.name!r}: {exc}") from None
+            report.seconds = time.monotonic() - started
+            self.reports.append(report)
+            return
         if dataset.kind is DatasetKind.VIEW:
             self._views[dataset.name] = df
             return
