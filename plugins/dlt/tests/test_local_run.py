@@ -120,6 +120,12 @@ def test_streaming_tables_take_only_new_input_and_materialized_views_are_recompu
     assert delta_rows(warehouse / "orders", "id", "customer") == Counter({(1, "ADA"): 1, (3, None): 1})
     assert delta_rows(warehouse / "revenue", "customer", "total") == Counter({("ADA", 12.0): 1})
     assert not (warehouse / "big_orders").exists()  # a view is not persisted
+    log = DeltaTable(str(warehouse / "_event_log")).to_pyarrow_table().to_pylist()
+    assert [(e["flow"], e["status"], e["rows_in"], e["rows_written"]) for e in log] == [
+        ("orders", "completed", 3, 2), ("revenue", "completed", 1, 1)]
+    assert sorted((x["name"], x["action"], x["passed"], x["failed"]) for x in log[0]["expectations"]) == [
+        ("has_customer", "allow", 2, 1), ("positive", "drop", 2, 1)]
+    assert len({e["update_id"] for e in log}) == 1
 
     land("2.json", [{"id": 4, "customer": "ada", "amount": 30.0}, {"id": 5, "customer": "cy", "amount": 10.0}])
     assert main(["run", "orders", "-c", str(folder / "lakeport.toml")]) == 0
@@ -142,6 +148,9 @@ def test_an_expectation_that_fails_stops_the_run_and_leaves_the_table_as_it_was(
     err = capsys.readouterr().err
     assert "has_customer" in err and "Traceback" not in err
     assert DeltaTable(str(folder / "spark-warehouse" / "sales" / "orders")).version() == version
+    log = DeltaTable(str(folder / "spark-warehouse" / "sales" / "_event_log")).to_pyarrow_table().to_pylist()
+    failed = [e for e in log if e["status"] == "failed"]
+    assert [e["flow"] for e in failed] == ["orders"] and "has_customer" in failed[0]["error"]
 
 
 def test_a_missing_function_names_the_dataset_key(spark, orders_project, capsys):

@@ -363,7 +363,10 @@ class CodeRun:
                 runpy.run_path(str(self.code), init_globals={"spark": spark}, run_name="__main__")
                 if self.full_refresh:
                     self.lake.reset(self.registry.declared)
-                self.registry.run()
+                try:
+                    self.registry.run()
+                finally:
+                    self.lake.log_update(self.registry.reports)
         finally:
             for folder in added:
                 sys.path.remove(folder)

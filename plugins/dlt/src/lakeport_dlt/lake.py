@@ -27,6 +27,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_SCHEMA = "default"
+EVENT_LOG = "_event_log"
+EVENT_LOG_SCHEMA = (
+    "pipeline STRING, update_id STRING, timestamp TIMESTAMP, flow STRING, target STRING, flow_type STRING, "
+    "status STRING, error STRING, batches INT, rows_in BIGINT, rows_written BIGINT, "
+    "expectations ARRAY<STRUCT<name: STRING, action: STRING, passed: BIGINT, failed: BIGINT>>, seconds DOUBLE"
+)
 
 
 @attrs.define
@@ -44,6 +50,9 @@ class FlowReport:
     actions: dict[str, str] = attrs.field(factory=dict)
     version: int | None = None
     seconds: float = 0.0
+    #: ``completed``, or ``failed`` with ``error``.
+    status: str = "completed"
+    error: str | None = None
 
     def add(self, result: WriteResult) -> None:
         self.batches += 1
@@ -62,6 +71,8 @@ class FlowReport:
             self.rows_written += result.rows_written
 
     def line(self) -> str:
+        if self.status == "failed":
+            return f"{self.flow} -> {self.target}: failed after {self.seconds:.1f} s: {self.error}"
         parts = [f"{self.flow} -> {self.target} ({self.kind})", f"{self.rows_in} rows in, {self.rows_written} written"]
         parts += [describe_rule(rule, self.actions[rule], count) for rule, count in self.failed.items()]
         if self.version is not None:
@@ -160,3 +171,21 @@ class LocalLake:
             if failures and isinstance(failures[0], LakeportError):
                 raise failures[0] from None  # e.g. an expectation with action fail: its own message
             raise LakeportError(f"pipelines.{self.pipeline}: flow {flow!r} failed: {str(exc).splitlines()[0]}") from None
+
+    def log_update(self, reports: Iterable[FlowReport]) -> str:
+        """Append one row per flow of this update to the pipeline's event log (a Delta table, like DLT's)."""
+        import datetime as dt
+        import uuid
+
+        update_id = uuid.uuid4().hex
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        rows = [
+            (self.pipeline, update_id, now, r.flow, r.target, r.kind, r.status, r.error, r.batches, r.rows_in,
+             r.rows_written, [(rule, r.actions.get(rule, "allow"), r.rows_in - failed, failed) for rule, failed in r.failed.items()],
+             round(r.seconds, 3))
+            for r in reports
+        ]
+        if rows:
+            log_table = self.handle(EVENT_LOG, schema=EVENT_LOG_SCHEMA)
+            log_table.append(self.project.spark().createDataFrame(rows, EVENT_LOG_SCHEMA))
+        return update_id

@@ -58,11 +58,14 @@ class DltRun:
         self._user = self._load_user_code(spark)
         if self.full_refresh:
             self._reset(graph)
-        for name in graph.order:
-            dataset = graph.datasets.get(name)
-            if dataset is None or (dataset.kind is DatasetKind.STREAMING_TABLE and dataset.func is None):
-                continue  # a flow target: its flows fill it
-            self._run_dataset(graph, dataset)
+        try:
+            for name in graph.order:
+                dataset = graph.datasets.get(name)
+                if dataset is None or (dataset.kind is DatasetKind.STREAMING_TABLE and dataset.func is None):
+                    continue  # a flow target: its flows fill it
+                self._run_dataset(graph, dataset)
+        finally:
+            self.lake.log_update(self.reports)
 
     def result(self) -> PipelineResult:
         return PipelineResult(
@@ -143,6 +146,17 @@ class DltRun:
         return frames
 
     def _run_dataset(self, graph: Graph, dataset: Dataset) -> None:
+        started = time.monotonic()
+        try:
+            self._compute(graph, dataset)
+        except Exception as exc:
+            target = flow_target(dataset) or dataset.name
+            self.reports.append(FlowReport(flow=dataset.name, target=target, kind="failed", status="failed",
+                                           error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                                           seconds=time.monotonic() - started))
+            raise
+
+    def _compute(self, graph: Graph, dataset: Dataset) -> None:
         started = time.monotonic()
         df = self._function(graph, dataset)(*self._sources(graph, dataset))
         if dataset.apply_changes is not None:
