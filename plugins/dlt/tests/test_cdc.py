@@ -74,7 +74,8 @@ def cdc_project(tmp_path, monkeypatch):
     def land(name: str, changes: list[dict]) -> None:
         (tmp_path / "landing" / name).write_text("".join(json.dumps(c) + "\n" for c in changes))
 
-    return tmp_path, land
+    yield tmp_path, land
+    sys.modules.pop("jobs", None)  # the pipeline's code module; other tests have a jobs.py of their own
 
 
 def test_scd1_and_scd2_targets_follow_the_sequence_not_the_arrival(spark, cdc_project, capsys):

@@ -105,7 +105,8 @@ def orders_project(tmp_path, monkeypatch):
     def land(name: str, rows: list[dict]) -> None:
         (tmp_path / "landing" / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
 
-    return tmp_path, land
+    yield tmp_path, land
+    sys.modules.pop("jobs", None)  # the pipeline's code module; other tests have a jobs.py of their own
 
 
 def test_streaming_tables_take_only_new_input_and_materialized_views_are_recomputed(spark, orders_project, capsys):
