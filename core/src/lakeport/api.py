@@ -42,6 +42,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "RuleCounts": ("lakeport.expectations.mask", "RuleCounts"),
     "RuleMask": ("lakeport.expectations.mask", "RuleMask"),
     "Project": ("lakeport.project", "Project"),
+    "add_project_arguments": ("lakeport.cli", "add_project_arguments"),
+    "load_project": ("lakeport.cli", "load_project"),
     "PipelineSpec": ("lakeport.config.model", "PipelineSpec"),
     "PipelineResult": ("lakeport.results", "PipelineResult"),
     "describe_write": ("lakeport.results", "describe_write"),

@@ -224,6 +224,8 @@ def _setup_logging(verbosity: int, packages: Sequence[str] = ()) -> None:
     for name in dict.fromkeys(("lakeport", *packages)):
         logging.getLogger(name).setLevel(level if verbosity else logging.INFO)
     logging.getLogger("py4j").setLevel(logging.ERROR)
+    # a foreachBatch function's exception is reported by what it stopped; py4j would log its traceback too
+    logging.getLogger("py4j.clientserver").setLevel(logging.CRITICAL)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

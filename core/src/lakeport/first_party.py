@@ -22,6 +22,7 @@ class FirstPartyPlugin(NamedTuple):
 FIRST_PARTY_PLUGINS: tuple[FirstPartyPlugin, ...] = (
     FirstPartyPlugin("delta", "lakeport-delta", kinds=("delta",)),
     FirstPartyPlugin("queue", "lakeport-queue", kinds=("queue",)),
+    FirstPartyPlugin("dlt", "lakeport-dlt", pipeline_kinds=("dlt",)),
     FirstPartyPlugin(
         "foreachbatch", "lakeport-foreachbatch",
         pipeline_keys=("trigger", "trigger_interval", "checkpoint_path", "query_name"),

@@ -34,6 +34,9 @@ class Project:
         self.hooks = hooks
         self.root = root or Path.cwd()
         self._spark: SparkSession | None = None
+        self._warehouse: str | None = None
+        #: tables declared in code with :meth:`add_table`.
+        self._added_tables: dict[str, TableSpec] = {}
 
     # -- construction ---------------------------------------------------------------
     @classmethod
@@ -82,11 +85,29 @@ class Project:
         return self.config.source
 
     def table(self, name: str) -> TableSpec:
+        spec = self.config.tables.get(name) or self._added_tables.get(name)
+        if spec is None:
+            known = ", ".join(sorted({*self.config.tables, *self._added_tables})) or "none"
+            raise ConfigError(f"unknown table {name!r} (tables: {known})", source=self.source)
+        return spec
+
+    def add_table(self, name: str, keys: dict[str, Any]) -> TableSpec:
+        """Declare table ``name`` in code, as ``[tables.<name>]`` with ``keys`` would, checked the same way.
+
+        For plugins that create tables of their own (a declarative pipeline's
+        datasets); ``project.handle(name)`` then builds it like any table.
+        """
+        from lakeport.config.loader import table_spec
+
+        if name in self.config.tables:  # declared again in code (a rerun), it is replaced
+            raise ConfigError(f"tables.{name}: already declared in the project file", source=self.source)
         try:
-            return self.config.tables[name]
-        except KeyError:
-            known = ", ".join(sorted(self.config.tables)) or "none"
-            raise ConfigError(f"unknown table {name!r} (tables: {known})", source=self.source) from None
+            spec = table_spec(name, keys, self.source)
+            spec = attrs.evolve(spec, options=_schema(self.hooks, self.source).table_options(name, spec))
+        except ConfigError as exc:
+            raise ConfigError(exc.problems, source=self.source) from None
+        self._added_tables[name] = spec
+        return spec
 
     def table_options(self, name: str) -> Any:
         """The kind's own options of table ``name``, structured by its plugin."""
@@ -125,7 +146,12 @@ class Project:
     @property
     def warehouse(self) -> str:
         """Where ``db.table`` names live for backends without a metastore."""
-        return self.config.settings.warehouse or str(self.root / "spark-warehouse")
+        return self._warehouse or self.config.settings.warehouse or str(self.root / "spark-warehouse")
+
+    def use_warehouse(self, path: str | os.PathLike[str]) -> Project:
+        """Put the warehouse at ``path`` instead of the file's (a command's ``--warehouse``)."""
+        self._warehouse = str(path)
+        return self
 
     # -- runtime --------------------------------------------------------------------
     def spark(self) -> SparkSession:

@@ -172,8 +172,12 @@ def _select_env(envs: Any, wanted: str | None, source: str) -> tuple[str | None,
 
 
 def _table(resolver: Resolver, table_name: str, table_raw: dict[str, Any], source: str) -> TableSpec:
+    return table_spec(table_name, resolver.expand(table_raw, f"tables.{table_name}"), source)
+
+
+def table_spec(table_name: str, resolved: Mapping[str, Any], source: str) -> TableSpec:
+    """A table's resolved keys -> its spec; the kind's own keys stay raw in ``options``."""
     where = f"tables.{table_name}"
-    resolved = resolver.expand(table_raw, where)
     if "kind" not in resolved:
         raise ConfigError(f"{where}.kind: required key is missing (e.g. kind = \"delta\")", source=source)
     common = {k: v for k, v in resolved.items() if k in COMMON_TABLE_KEYS}

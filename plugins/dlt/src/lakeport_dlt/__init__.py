@@ -1,0 +1,1 @@
+"""lakeport-dlt: pipelines of kind ``dlt`` (Delta Live Tables / Lakeflow declarative pipelines)."""

@@ -1,0 +1,114 @@
+"""``lakeport dlt render|graph``: what a pipeline of kind dlt becomes on Databricks, and its shape."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from lakeport.api import ConfigError, add_project_arguments, load_project
+
+log = logging.getLogger(__name__)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="dlt_command", metavar="SUBCOMMAND")
+    sub.required = True
+    render = sub.add_parser("render", help="write the Databricks pipeline source")
+    render.add_argument("pipeline", help="a [pipelines.<name>] entry with kind = \"dlt\"")
+    render.add_argument("--api", choices=("dlt", "pipelines"), default="dlt",
+                        help="import dlt (default) or from pyspark import pipelines as dp")
+    render.add_argument("-o", "--output", default=None, help="folder to write <pipeline>.py into (default: print it)")
+    add_project_arguments(render)
+    local = sub.add_parser("run-local", help="run a dlt pipeline, or unchanged `import dlt` code, on the local lake")
+    local.add_argument("target", help="a [pipelines.<name>] entry of kind dlt, or a .py file of pipeline code")
+    local.add_argument("--full-refresh", action="store_true", help="start every dataset and checkpoint empty")
+    local.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
+                       help="a pipeline setting the code reads with spark.conf.get (repeatable)")
+    local.add_argument("--warehouse", default=None, help="where the Delta tables land (default: the project's warehouse)")
+    local.add_argument("--schema", default=None, help="the schema folder for a code file's datasets (default: default)")
+    add_project_arguments(local)
+    graph = sub.add_parser("graph", help="print the pipeline's dataflow graph")
+    graph.add_argument("pipeline")
+    graph.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
+    add_project_arguments(graph)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.dlt_command == "run-local":
+        return run_local(args)
+    project = load_project(args)
+    spec = project.pipeline_spec(args.pipeline)
+    if spec.kind != "dlt":
+        raise ConfigError(f"pipelines.{args.pipeline}: kind is {spec.kind!r}, not \"dlt\"", source=project.source)
+    graph = pipeline_graph(project, spec)
+    if args.dlt_command == "render":
+        from lakeport_dlt.render import render
+
+        source = render(graph, spec.options, api=args.api, project_file=Path(project.source).name)
+        if args.output is None:
+            print(source, end="")
+        else:
+            target = Path(args.output) / f"{args.pipeline}_pipeline.py"  # never the name of the module it imports
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(source)
+            print(f"wrote {target}")
+        return 0
+    from lakeport_dlt.draw import draw
+
+    print(draw(graph, args.format), end="")
+    return 0
+
+
+def pipeline_graph(project: Any, spec: Any) -> Any:
+    from lakeport_dlt.graph import build_graph
+
+    graph, problems = build_graph(spec.name, spec.options, project.config.tables, f"pipelines.{spec.name}")
+    if problems:  # the project checked it on load; only a changed file gets here
+        raise ConfigError(problems, source=project.source)
+    return graph
+
+
+def run_local(args: argparse.Namespace) -> int:
+    from lakeport.api import Project
+
+    code = Path(args.target)
+    conf = dict(_setting(item) for item in args.conf)
+    if code.suffix == ".py" or code.is_file():
+        config = Path(args.config)
+        if config.is_file():
+            project = load_project(args)
+        else:  # code alone: its folder is the project's
+            project = Project.from_dict({}, source=str(code), root=code.resolve().parent)
+        _use_warehouse(project, args.warehouse)
+        from lakeport_dlt.emulation import CodeRun
+
+        pipeline_run: Any = CodeRun(project, code, schema=args.schema, conf=conf, full_refresh=args.full_refresh)
+    else:
+        project = load_project(args)
+        _use_warehouse(project, args.warehouse)
+        spec = project.pipeline_spec(args.target)
+        if spec.kind != "dlt":
+            raise ConfigError(f"pipelines.{args.target}: kind is {spec.kind!r}, not \"dlt\"", source=project.source)
+        from lakeport_dlt.run import DltRun
+
+        pipeline_run = DltRun(project, spec, full_refresh=args.full_refresh, conf=conf)
+    try:
+        pipeline_run.execute()
+    finally:
+        for line in pipeline_run.result().summary:
+            print(line, flush=True)
+    return 0
+
+
+def _setting(item: str) -> tuple[str, str]:
+    key, sep, value = item.partition("=")
+    if not sep or not key:
+        raise ConfigError(f"--conf {item!r}: expected KEY=VALUE")
+    return key, value
+
+
+def _use_warehouse(project: Any, warehouse: str | None) -> None:
+    if warehouse:
+        project.use_warehouse(Path(warehouse).resolve())

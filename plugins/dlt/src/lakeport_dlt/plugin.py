@@ -1,0 +1,24 @@
+"""Entry point of lakeport-dlt: the pipeline kind ``dlt`` and the ``lakeport dlt`` command. Nothing heavy imported."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lakeport.api import hookimpl
+
+
+@hookimpl
+def lakeport_register_pipeline_kinds(register: Any) -> None:
+    register(
+        "dlt",
+        "lakeport_dlt.run:build",
+        options="lakeport_dlt.spec:DltPipeline",
+        check="lakeport_dlt.graph:check_pipeline",
+    )
+
+
+@hookimpl
+def lakeport_register_commands(cli: Any) -> None:
+    from lakeport_dlt.cli import configure, run
+
+    cli.add_command("dlt", help="declarative pipelines: render for Databricks, show the graph", configure=configure, run=run)
