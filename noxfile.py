@@ -29,6 +29,20 @@ def distributions() -> list[Path]:
     return found
 
 
+def first_party_dependencies(dist: Path) -> list[Path]:
+    """The folders of the ``lakeport-*`` distributions ``dist`` depends on (they are not on PyPI)."""
+    import re
+    import tomllib
+
+    folders = {d.name: d for d in distributions()}
+    wanted = []
+    for requirement in tomllib.loads((dist / "pyproject.toml").read_text())["project"].get("dependencies", []):
+        name = re.split(r"[\s<>=!~\[;]", requirement, maxsplit=1)[0]
+        if name.startswith("lakeport-") and name.removeprefix("lakeport-") in folders:
+            wanted.append(folders[name.removeprefix("lakeport-")])
+    return wanted
+
+
 def install(session: nox.Session, *dists: Path, spark: str = SPARK_VERSION) -> None:
     """Install pyspark once and the given distributions (editable) with their test extras."""
     session.install(f"pyspark[connect]=={spark}", "pyarrow", "pandas<3")
@@ -86,8 +100,8 @@ def bench(session: nox.Session) -> None:
 @nox.session(default=False)
 @nox.parametrize("dist", [str(d.relative_to(ROOT)) for d in distributions()[1:]])
 def alone(session: nox.Session, dist: str) -> None:
-    """One plugin with only the core: proves it stands alone."""
-    install(session, ROOT / "core", ROOT / dist)
+    """One plugin with only the core (and the lakeport plugins it depends on): proves it stands alone."""
+    install(session, ROOT / "core", *first_party_dependencies(ROOT / dist), ROOT / dist)
     session.run("pytest", f"{dist}/tests", *session.posargs, env=spark_env(session))
 
 
