@@ -32,6 +32,7 @@ def distributions() -> list[Path]:
 def first_party_dependencies(dist: Path) -> list[Path]:
     """The folders of the ``lakeport-*`` distributions ``dist`` depends on (they are not on PyPI)."""
     import re
+
     import tomllib
 
     folders = {d.name: d for d in distributions()}
