@@ -138,7 +138,8 @@ class DeltaHandle(Handle):
         if self.backend == "native":
             from lakeport_delta import native
 
-            return native.NativeDelta(self.spark, name=self.name, location=self.location, table=self.table)
+            return native.NativeDelta(self.spark, name=self.name, location=self.location, table=self.table,
+                                      comment=self.comment)
         from lakeport_delta.embedded import ops
 
         return _EmbeddedDelta(ops, self.spark, self.path, self.name, self.comment)
