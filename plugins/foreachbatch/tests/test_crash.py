@@ -76,7 +76,7 @@ def run_child(mode: str, lake: Path, kill: tuple[str, float] | None, log, kind: 
 
 
 def target_version(lake: Path, kind: str = "txn") -> int:
-    if kind == "delta":
+    if kind in ("delta", "native"):
         commits = [int(p.stem) for p in (lake / "out" / "_delta_log").glob("*.json")] if (lake / "out").is_dir() else []
         return max(commits, default=-1)
     log = lake / "out" / "_txn_log.json"
@@ -127,5 +127,24 @@ def test_streaming_upsert_into_delta_survives_sigkill(tmp_lake):
     for row in expected:
         latest[row["id"]] = row
     got = DeltaTable(str(tmp_lake / "out")).to_pyarrow_table().to_pylist()
+    assert len(got) == len(latest)
+    assert {r["id"]: r for r in got} == latest
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["upsert", "append"])
+def test_streaming_into_native_delta_spark_survives_sigkill(tmp_lake, mode):
+    """A native Delta table on delta-spark: txnAppId/txnVersion for appends, the write.txn* confs for MERGE."""
+    pytest.importorskip("delta", reason="needs delta-spark (pip install lakeport-delta[spark])")
+    from deltalake import DeltaTable
+
+    expected = crash_until_done(mode, tmp_lake, seed=13, kind="native")
+    got = DeltaTable(str(tmp_lake / "out")).to_pyarrow_table().to_pylist()
+    if mode == "append":
+        assert sorted(r["seq"] for r in got) == sorted(r["seq"] for r in expected)
+        return
+    latest: dict[int, dict] = {}
+    for row in expected:
+        latest[row["id"]] = row
     assert len(got) == len(latest)
     assert {r["id"]: r for r in got} == latest
