@@ -219,13 +219,12 @@ class NativeDelta:
         exists = self.exists()
         before = self._version() if exists else None
         if txn is not None:
-            # Delta's own idempotent writes; the marker serves engines that ignore txnAppId
-            writer = (
-                writer.option("txnAppId", str(txn[0])).option("txnVersion", str(int(txn[1])))
-                .option("userMetadata", TXN_MARKER + json.dumps([str(txn[0]), int(txn[1])]))
-            )
-            if exists and not self.has_delta_sql() and self._txn_done(txn):
-                return NativeOutcome(before, skipped=True)
+            # Delta's own idempotent writes (delta-spark, Databricks: a `txn` action in the commit)
+            writer = writer.option("txnAppId", str(txn[0])).option("txnVersion", str(int(txn[1])))
+            if not self.has_delta_sql():  # engines that ignore txnAppId (Sail): a marker, checked here
+                writer = writer.option("userMetadata", TXN_MARKER + json.dumps([str(txn[0]), int(txn[1])]))
+                if exists and self._txn_done(txn):
+                    return NativeOutcome(before, skipped=True)
         if self.name:
             if self.location:
                 writer = writer.option("path", self.location)
