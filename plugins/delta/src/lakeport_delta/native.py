@@ -148,7 +148,7 @@ class NativeDelta:
             files = files.limit(int(limit))
         history = []
         for row in files.collect():
-            info = next((a["commitInfo"] for a in self._actions(row["content"]) if "commitInfo" in a), {})
+            info: dict = next((a["commitInfo"] for a in self._actions(row["content"]) if "commitInfo" in a), {})
             history.append({"version": int(row["version"]), **info})
         return history
 
