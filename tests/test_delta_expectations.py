@@ -24,7 +24,7 @@ def delta_state(path: str, backend: str = "embedded") -> tuple[int, list[str], l
 
     table = DeltaTable(path)
     if backend == "native":
-        files = sorted(table.files())
+        files = sorted(os.path.basename(uri) for uri in table.file_uris())
     else:
         files = sorted(f for f in os.listdir(path) if f.endswith(".parquet"))
     rows = sorted(table.to_pyarrow_table().to_pylist(), key=lambda r: r["id"])
