@@ -71,6 +71,17 @@ def lakeport_spark_conf(project: ProjectView) -> Mapping[str, str] | None:
     """
 
 
+@hookspec(firstresult=True)
+def lakeport_explain_session_failure(error: BaseException, conf: Mapping[str, str]) -> str | None:
+    """Say why the local SparkSession lakeport built with ``conf`` did not start, or return None.
+
+    E.g. jars in ``spark.jars.packages`` that could not be resolved; the first
+    message returned is raised as a ConfigError instead of Spark's own error.
+
+    .. versionadded:: 0.2
+    """
+
+
 @hookspec
 def lakeport_after_read(read: ReadContext) -> None:
     """Inspect or replace ``read.df`` after every handle read (batch or stream).

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 DISABLE_ENV_VAR = "LAKEPORT_DISABLE_PLUGINS"
 
+#: Spark settings that are comma-separated lists: plugins' values are joined, not replaced.
+LIST_SETTINGS = frozenset({"spark.jars", "spark.jars.packages", "spark.jars.repositories", "spark.sql.extensions"})
+
 #: name -> module of the plugins that ship with the core distribution.
 DEFAULT_PLUGINS: Mapping[str, str] = {
     "etl": "lakeport.builtin.etl",
@@ -173,10 +176,20 @@ class Hooks:
         return tuple(sorted(name for name, plugin in self.pm.list_name_plugin() if plugin is None))
 
     def spark_conf(self, project: Any) -> dict[str, str]:
+        """Every plugin's settings; later plugins win key by key, but list settings (jars,
+        packages, extensions) are joined, so two plugins can each add a jar."""
         conf: dict[str, str] = {}
         for contributed in reversed(self.pm.hook.lakeport_spark_conf(project=project)):
-            conf.update({str(k): str(v) for k, v in (contributed or {}).items()})
+            for key, value in (contributed or {}).items():
+                key, value = str(key), str(value)
+                if key in LIST_SETTINGS and conf.get(key):
+                    items = [*conf[key].split(","), *value.split(",")]
+                    value = ",".join(dict.fromkeys(item.strip() for item in items if item.strip()))
+                conf[key] = value
         return conf
+
+    def explain_session_failure(self, error: BaseException, conf: Mapping[str, str]) -> str | None:
+        return self.pm.hook.lakeport_explain_session_failure(error=error, conf=conf)
 
     def after_read(self, read: ReadContext) -> None:
         self.pm.hook.lakeport_after_read(read=read)

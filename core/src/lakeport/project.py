@@ -160,7 +160,7 @@ class Project:
 
             conf = {"spark.sql.warehouse.dir": self.warehouse, **self.hooks.spark_conf(self)}
             conf.update(self.config.settings.spark_conf)
-            self._spark = get_or_create_session(conf)
+            self._spark = get_or_create_session(conf, explain_failure=self.hooks.explain_session_failure)
         return self._spark
 
     def use_spark(self, spark: SparkSession) -> Project:

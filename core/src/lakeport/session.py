@@ -8,7 +8,7 @@ import sys
 import threading
 import weakref
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -37,11 +37,17 @@ LOCAL_DEFAULTS: Mapping[str, str] = {
 }
 
 
-def get_or_create_session(conf: Mapping[str, str] | None = None) -> SparkSession:
+def get_or_create_session(
+    conf: Mapping[str, str] | None = None,
+    *,
+    explain_failure: Callable[[BaseException, Mapping[str, str]], str | None] | None = None,
+) -> SparkSession:
     """The active session as is (Databricks, ``SPARK_REMOTE``), else a local one.
 
     ``conf`` (e.g. from ``lakeport_spark_conf`` hooks) applies only to a session
-    lakeport builds itself.
+    lakeport builds itself. If that session does not start, ``explain_failure(exc,
+    settings)`` may turn the error into a message for a person (e.g. jars that could not
+    be resolved); it is raised as :class:`ConfigError` without the Py4J chain.
     """
     from pyspark.sql import SparkSession
 
@@ -59,7 +65,15 @@ def get_or_create_session(conf: Mapping[str, str] | None = None) -> SparkSession
     builder = SparkSession.builder
     for key, value in settings.items():
         builder = builder.config(key, value)
-    spark = builder.getOrCreate()
+    try:
+        spark = builder.getOrCreate()
+    except Exception as exc:
+        message = explain_failure(exc, settings) if explain_failure is not None else None
+        if message is None:
+            raise
+        from lakeport.errors import ConfigError
+
+        raise ConfigError(message) from None
     spark.sparkContext.setLogLevel(os.environ.get("LAKEPORT_SPARK_LOG_LEVEL", "ERROR"))
     log.info("started local Spark %s (%s)", spark.version, settings["spark.master"])
     return spark

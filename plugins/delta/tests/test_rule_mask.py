@@ -176,3 +176,27 @@ def test_a_micro_batch_write_is_the_same_collected_or_written_by_tasks(tmp_lake,
     again = target.append(people, txn=("app", 0))  # a replayed batch
     assert again.skipped and table_rows(target.path) == [(1, "ada", 36)]
     assert not (tmp_lake / "people" / "_lakeport_staging").exists()  # no staged file left behind
+
+
+@pytest.mark.parametrize("mode", ["append", "upsert"])
+def test_native_backend_counts_the_same_with_observe(tmp_lake, spark, people, mode):
+    """The native backend (delta-spark) has no rule mask: its counts come from ``observe``, and agree."""
+    pytest.importorskip("delta", reason="needs delta-spark")
+    from lakeport_delta.handle import session_has_delta
+
+    if not session_has_delta(spark):
+        pytest.skip("the shared session has no Delta jars")
+    quarantine = DeltaHandle(location=str(tmp_lake / "held"), table="held", backend="native")
+    target = DeltaHandle(location=str(tmp_lake / "people"), table="people", backend="native", expectations=RULES,
+                         quarantine_table=quarantine)
+    target.append(spark.createDataFrame([(1, "old", 40)], SCHEMA))
+
+    result = target.upsert(people, keys=["id"]) if mode == "upsert" else target.append(people)
+
+    assert result.rule_counts is None  # not counted by a writer
+    got = result.expectations
+    assert {r.name: r.failed for r in got.rules} == {"adult": 3, "named": 1, "short_name": 5, "not_old": 2}
+    assert (got.rows_in, got.rows_quarantined, got.rows_dropped, got.rows_written) == (6, 3, 2, 1)
+    kept = [(1, "ada", 36)] if mode == "upsert" else [(1, "ada", 36), (1, "old", 40)]
+    assert table_rows(target.path) == kept
+    assert {r["id"]: r["_failed_rules"] for r in quarantine.read().collect()} == {2: ["adult"], 4: ["adult"], 5: ["adult"]}

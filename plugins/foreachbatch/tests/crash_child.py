@@ -1,9 +1,10 @@
 """Child process of the crash tests: stream a JSON folder into a TxnParquetHandle until done (or killed).
 
-Usage: crash_child.py MODE SOURCE TARGET CHECKPOINT READY_FILE [txn|delta]
+Usage: crash_child.py MODE SOURCE TARGET CHECKPOINT READY_FILE [txn|delta|native]
 
-The target is the test's TxnParquetHandle, or with ``delta`` a real DeltaHandle
-on the embedded backend.
+The target is the test's TxnParquetHandle, with ``delta`` a real DeltaHandle on the
+embedded backend, with ``native`` one on the native backend in a session built with
+delta-spark's jars (``lakeport_delta.spark_conf.delta_spark_conf()``).
 """
 
 from __future__ import annotations
@@ -25,15 +26,21 @@ def main(mode: str, source: str, target: str, checkpoint: str, ready: str, kind:
 
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s: %(message)s")
     logging.getLogger("lakeport").setLevel(logging.INFO)
-    get_or_create_session({"spark.master": "local[2]", "spark.sql.shuffle.partitions": "2"})
+    conf = {"spark.master": "local[2]", "spark.sql.shuffle.partitions": "2"}
+    if kind == "native":
+        from lakeport_delta.spark_conf import delta_spark_conf
+
+        conf.update(delta_spark_conf())
+    get_or_create_session(conf)
     Path(ready).touch()  # Spark is up: from here on the parent kills at random points
     src = FilesHandle(source, format="json", schema="id BIGINT, name STRING, seq BIGINT", max_files_per_trigger=1)
     keys = ["id"] if mode == "upsert" else None
     extra = {"sequence_by": "seq"} if mode == "upsert" else {}
-    if kind == "delta":
+    if kind in ("delta", "native"):
         from lakeport_delta import DeltaHandle
 
-        handle = DeltaHandle(location=target, backend="embedded", table="crash_target")
+        backend = "embedded" if kind == "delta" else "native"
+        handle = DeltaHandle(location=target, backend=backend, table="crash_target")
     else:
         handle = TxnParquetHandle(target)
     loader = StreamLoader(

@@ -19,6 +19,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: ``embedded`` or ``native``: what ``backend = "auto"`` picks regardless of the session
+#: (an explicit backend always wins). For test suites and sessions that carry Delta's jars
+#: but whose ``auto`` tables should stay embedded.
+AUTO_BACKEND_ENV = "LAKEPORT_DELTA_AUTO_BACKEND"
+
 
 @attrs.frozen
 class DeltaOptions:
@@ -118,11 +123,16 @@ class DeltaHandle(Handle):
 
     @property
     def backend(self) -> str:
-        """``embedded`` or ``native``; ``auto`` picks native only when the session has Delta."""
+        """``embedded`` or ``native``; ``auto`` picks native only when the session has Delta.
+
+        The session has Delta on Databricks and where delta-spark's extension is configured
+        (a session lakeport built with ``[plugins.delta] jars = true``); ``$LAKEPORT_DELTA_AUTO_BACKEND``
+        overrides what ``auto`` picks.
+        """
         if self._backend is None:
             choice = (self.backend_setting or Backend.AUTO).value
             if choice == "auto":
-                choice = "native" if session_has_delta(self.spark) else "embedded"
+                choice = auto_backend(self.spark)
             self._backend = choice
             log.debug("%s: delta backend %s", self.table, choice)
         return self._backend
@@ -131,7 +141,8 @@ class DeltaHandle(Handle):
         if self.backend == "native":
             from lakeport_delta import native
 
-            return native.NativeDelta(self.spark, name=self.name, location=self.location, table=self.table)
+            return native.NativeDelta(self.spark, name=self.name, location=self.location, table=self.table,
+                                      comment=self.comment)
         from lakeport_delta.embedded import ops
 
         return _EmbeddedDelta(ops, self.spark, self.path, self.name, self.comment)
@@ -289,6 +300,16 @@ class _EmbeddedDelta:
 
     def history(self, limit: int | None) -> list[dict]:
         return self.ops.history(self.path, limit)
+
+
+def auto_backend(spark: SparkSession) -> str:
+    """What ``backend = "auto"`` means for ``spark``."""
+    forced = os.environ.get(AUTO_BACKEND_ENV, "").strip().lower()
+    if forced:
+        if forced not in ("embedded", "native"):
+            raise ConfigError(f"${AUTO_BACKEND_ENV}={forced!r}: expected embedded or native")
+        return forced
+    return "native" if session_has_delta(spark) else "embedded"
 
 
 def session_has_delta(spark: SparkSession) -> bool:

@@ -23,6 +23,8 @@ import uuid
 import weakref
 from typing import TYPE_CHECKING, Any, Iterable
 
+import attrs
+
 from lakeport.api import SchemaMismatch, TableNotFound, UnsupportedOperation, quote_identifier
 
 if TYPE_CHECKING:
@@ -40,10 +42,20 @@ _PLAIN = re.compile(r"[\w.:/@+-]+")
 _delta_sql: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
 
-class _Outcome:
-    def __init__(self, version: int | None, skipped: bool = False, **counts: Any) -> None:
-        self.version, self.skipped = version, skipped
-        self.__dict__.update(counts)
+@attrs.frozen
+class NativeOutcome:
+    """What a native write did. ``version`` is the table's version after it (None: no table).
+
+    ``skipped``: an idempotent write (``txn``) that the table had already committed. Counts
+    are Delta's operation metrics of the commit; None where the commit did not report them.
+    """
+
+    version: int | None
+    skipped: bool = False
+    num_rows: int | None = None
+    inserted: int | None = None
+    updated: int | None = None
+    deleted: int | None = None
 
 
 def _quote(name: str) -> str:
@@ -66,8 +78,9 @@ def _metric(commit: dict | None, *names: str) -> int | None:
 class NativeDelta:
     """One Delta table through ``format("delta")`` and SQL."""
 
-    def __init__(self, spark: SparkSession, *, name: str | None, location: str | None, table: str | None = None) -> None:
-        self.spark, self.name, self.location = spark, name, location
+    def __init__(self, spark: SparkSession, *, name: str | None, location: str | None, table: str | None = None,
+                 comment: str | None = None) -> None:
+        self.spark, self.name, self.location, self.comment = spark, name, location, comment
         self.table = table or name or location or "<unnamed>"
 
     @property
@@ -195,7 +208,7 @@ class NativeDelta:
 
     # -- writes -----------------------------------------------------------------------
     def write(self, df: DataFrame, *, mode: str, partition_by: tuple[str, ...] = (), merge_schema: bool = False,
-              overwrite_schema: bool = False, txn: tuple[str, int] | None = None, properties: Any = None) -> _Outcome:
+              overwrite_schema: bool = False, txn: tuple[str, int] | None = None, properties: Any = None) -> NativeOutcome:
         writer = df.write.format("delta").mode(mode)
         if partition_by:
             writer = writer.partitionBy(*partition_by)
@@ -206,13 +219,12 @@ class NativeDelta:
         exists = self.exists()
         before = self._version() if exists else None
         if txn is not None:
-            # Delta's own idempotent writes; the marker serves engines that ignore txnAppId
-            writer = (
-                writer.option("txnAppId", str(txn[0])).option("txnVersion", str(int(txn[1])))
-                .option("userMetadata", TXN_MARKER + json.dumps([str(txn[0]), int(txn[1])]))
-            )
-            if exists and not self.has_delta_sql() and self._txn_done(txn):
-                return _Outcome(before, skipped=True)
+            # Delta's own idempotent writes (delta-spark, Databricks: a `txn` action in the commit)
+            writer = writer.option("txnAppId", str(txn[0])).option("txnVersion", str(int(txn[1])))
+            if not self.has_delta_sql():  # engines that ignore txnAppId (Sail): a marker, checked here
+                writer = writer.option("userMetadata", TXN_MARKER + json.dumps([str(txn[0]), int(txn[1])]))
+                if exists and self._txn_done(txn):
+                    return NativeOutcome(before, skipped=True)
         if self.name:
             if self.location:
                 writer = writer.option("path", self.location)
@@ -222,10 +234,10 @@ class NativeDelta:
         commit = self._last_commit()
         after = int(commit["version"]) if commit else None
         skipped = txn is not None and after == before
-        return _Outcome(after, skipped=skipped, num_rows=None if skipped else _metric(commit, "numOutputRows"))
+        return NativeOutcome(after, skipped=skipped, num_rows=None if skipped else _metric(commit, "numOutputRows"))
 
     def upsert(self, df: DataFrame, keys: Iterable[str], *, sequence_by: str | None = None,
-               txn: tuple[str, int] | None = None) -> _Outcome:
+               txn: tuple[str, int] | None = None) -> NativeOutcome:
         """MERGE on ``keys``; source rows with a null key are dropped, duplicates reduced to one.
 
         The latest duplicate by ``sequence_by`` wins, else an arbitrary one. A missing table
@@ -251,7 +263,7 @@ class NativeDelta:
             )
             if not self.exists():
                 outcome = self.write(self.spark.sql(source), mode="append", txn=txn)
-                return _Outcome(outcome.version, outcome.skipped, inserted=getattr(outcome, "num_rows", None), updated=0)
+                return NativeOutcome(outcome.version, outcome.skipped, inserted=outcome.num_rows, updated=0)
             on = " AND ".join(f"target.{quote_identifier(k)} = source.{quote_identifier(k)}" for k in keys)
             statement = (
                 f"MERGE INTO {self.ref} AS target USING ({source}) AS source ON {on} "
@@ -261,20 +273,20 @@ class NativeDelta:
         finally:
             self.spark.catalog.dropTempView(view)
         if commit is None:  # nothing committed: a replay (txn), or nothing to merge
-            return _Outcome(before, skipped=txn is not None, inserted=0, updated=0)
+            return NativeOutcome(before, skipped=txn is not None, inserted=0, updated=0)
         merged = commit.get("operation") == "MERGE"
-        return _Outcome(
+        return NativeOutcome(
             int(commit["version"]),
             inserted=_metric(commit, "numTargetRowsInserted") if merged else None,
             updated=_metric(commit, "numTargetRowsUpdated") if merged else None,
         )
 
-    def delete(self, where: str, txn: tuple[str, int] | None = None) -> _Outcome:
+    def delete(self, where: str, txn: tuple[str, int] | None = None) -> NativeOutcome:
         before, commit = self._run_dml("delete", f"DELETE FROM {self.ref} WHERE {where}", txn)
         if commit is None:  # nothing committed: a replay (txn), or no row matched
-            return _Outcome(before, skipped=txn is not None, deleted=0)
+            return NativeOutcome(before, skipped=txn is not None, deleted=0)
         deleted = _metric(commit, "numDeletedRows") if commit.get("operation") == "DELETE" else None
-        return _Outcome(int(commit["version"]), deleted=deleted)
+        return NativeOutcome(int(commit["version"]), deleted=deleted)
 
     def _run_dml(self, operation: str, statement: str, txn: tuple[str, int] | None) -> tuple[int | None, dict | None]:
         """Run MERGE/DELETE, idempotently with ``txn``: (version before, the new commit or None)."""
@@ -339,6 +351,8 @@ class NativeDelta:
             statement += " PARTITIONED BY (" + ", ".join(quote_identifier(c) for c in partition_by) + ")"
         if location:
             statement += f" LOCATION {_literal(location)}"
+        if self.comment:
+            statement += f" COMMENT {_literal(self.comment)}"
         if properties:
             statement += " TBLPROPERTIES (" + ", ".join(f"{_literal(k)} = {_literal(str(v))}" for k, v in properties.items()) + ")"
         try:

@@ -9,19 +9,20 @@ from lakeport.api import hookimpl
 
 
 def describe_backend(project: Any) -> str:
-    """What ``auto`` would choose, without starting Spark."""
-    configured = "auto"
-    if project is not None:
-        from lakeport_delta.settings import DeltaSettings
+    """What ``auto`` would choose, and why, without starting Spark."""
+    from lakeport_delta.settings import DeltaSettings
 
-        configured = project.plugin_settings(DeltaSettings).backend.value
-    if configured != "auto":
-        return f"{configured} (configured)"
+    settings = project.plugin_settings(DeltaSettings) if project is not None else DeltaSettings()
+    jars = " with delta-spark's jars in the session lakeport builds" if settings.adds_jars else ""
+    if settings.backend.value != "auto":
+        return f"{settings.backend.value} (configured in [plugins.delta]){jars}"
     if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
         return "native (auto: Databricks runtime)"
     if os.environ.get("SPARK_REMOTE"):
         return "auto: native if the Spark Connect server has Delta, else embedded"
-    return "embedded (auto: a local session has no Delta jars)"
+    if settings.adds_jars:
+        return "native (auto: [plugins.delta] jars = true puts delta-spark in the session lakeport builds)"
+    return "embedded (auto: a local session has no Delta jars; [plugins.delta] jars = true would add them)"
 
 
 @hookimpl
@@ -37,3 +38,22 @@ def lakeport_register_handle_kinds(register: Any) -> None:
         options="lakeport_delta.handle:DeltaOptions",
         describe_backend=describe_backend,
     )
+
+
+@hookimpl
+def lakeport_spark_conf(project: Any) -> dict[str, str] | None:
+    """delta-spark's jars, extension and catalog when ``[plugins.delta]`` asks for them."""
+    from lakeport_delta.settings import DeltaSettings
+
+    if not project.plugin_settings(DeltaSettings).adds_jars:
+        return None
+    from lakeport_delta.spark_conf import delta_spark_conf
+
+    return delta_spark_conf()
+
+
+@hookimpl
+def lakeport_explain_session_failure(error: BaseException, conf: Any) -> str | None:
+    from lakeport_delta.spark_conf import explain_jar_failure
+
+    return explain_jar_failure(error, conf)

@@ -20,5 +20,10 @@ class DeltaSettings:
     """``[plugins.delta]``: the backend of every delta table (a table's ``backend`` key wins)."""
 
     backend: Backend = Backend.AUTO
-    #: add delta-spark's jars, extension and catalog to the sessions lakeport builds.
-    jars: bool = False
+    #: add delta-spark's jars, extension and catalog to the sessions lakeport builds;
+    #: unset: only when ``backend = "native"``.
+    jars: bool | None = None
+
+    @property
+    def adds_jars(self) -> bool:
+        return self.jars if self.jars is not None else self.backend is Backend.NATIVE
