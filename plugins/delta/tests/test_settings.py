@@ -44,7 +44,7 @@ def test_two_plugins_adding_packages_are_joined_not_replaced():
 
 
 @pytest.mark.parametrize("section,says", [
-    ("", "embedded (auto: a local session has no Delta jars; [plugins.delta] jars = true would add them)"),
+    ("", "embedded (auto: a local session has no Delta jars); [plugins.delta] jars = true would add them"),
     ("[plugins.delta]\njars = true\n", "native (auto: [plugins.delta] jars = true puts delta-spark in the session lakeport builds)"),
     ('[plugins.delta]\nbackend = "embedded"\n', "embedded (configured in [plugins.delta])"),
     ('[plugins.delta]\nbackend = "native"\n', "native (configured in [plugins.delta]) with delta-spark's jars in the session lakeport builds"),

@@ -22,7 +22,7 @@ def describe_backend(project: Any) -> str:
         return "auto: native if the Spark Connect server has Delta, else embedded"
     if settings.adds_jars:
         return "native (auto: [plugins.delta] jars = true puts delta-spark in the session lakeport builds)"
-    return "embedded (auto: a local session has no Delta jars; [plugins.delta] jars = true would add them)"
+    return "embedded (auto: a local session has no Delta jars); [plugins.delta] jars = true would add them"
 
 
 @hookimpl
