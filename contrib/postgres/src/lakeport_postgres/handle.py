@@ -215,10 +215,10 @@ class PostgresHandle(Handle):
                sequence_by: str | None) -> WriteResult:
         target = self._writable(mode)
         schema_name, _ = self._relation(conn)  # type: ignore[misc]  # exists: created by the caller
-        table_columns = self._columns(conn)
-        columns = self._match_columns(df, table_columns, keys, sequence_by)
         stage = f"{quote(schema_name)}.{quote('lakeport_stage_' + uuid.uuid4().hex[:16])}"
         recreate = mode == "overwrite" and self.options.overwrite_mode == "recreate"
+        table_columns = [] if recreate else self._columns(conn)
+        columns = list(df.columns) if recreate else self._match_columns(df, table_columns, keys, sequence_by)
         names = ", ".join(quote(c) for c in columns)
         if recreate:
             conn.execute(create_table_sql(stage, df.schema, self.options.primary_key, table=self.table))
