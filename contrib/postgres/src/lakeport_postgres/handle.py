@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import sys
 import uuid
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
@@ -346,7 +347,7 @@ class PostgresHandle(Handle):
             return self.options.driver_jar
         if self.project is not None:
             try:
-                return self.project.plugin_settings(PostgresSettings).driver_jar  # type: ignore[attr-defined]
+                return self.project.plugin_settings(PostgresSettings).driver_jar
             except ConfigError:  # the plugin's settings are not declared in this project (handle built by hand)
                 return None
         return None
@@ -518,10 +519,10 @@ def _password_from_env(source: str, table: str, password: str) -> bool:
     variable's.
     """
     if os.path.isfile(source):
-        try:
+        if sys.version_info >= (3, 11):
             import tomllib
-        except ImportError:  # Python < 3.11
-            import tomli as tomllib  # type: ignore[no-redef]
+        else:
+            import tomli as tomllib
         with open(source, "rb") as handle:
             raw = tomllib.load(handle)
         value = raw.get("tables", {}).get(table, {}).get("password")
