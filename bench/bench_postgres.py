@@ -41,7 +41,8 @@ def main() -> None:
 
         def reset() -> None:
             server.psql("TRUNCATE target; INSERT INTO target SELECT g, 'old-' || g, 0 FROM generate_series(0, "
-                        f"{EXISTING - 1}) AS g; VACUUM ANALYZE target")
+                        f"{EXISTING - 1}) AS g")
+            server.psql("VACUUM ANALYZE target")
 
         def by_hand() -> None:
             source.write.jdbc(server.url, "stage_by_hand", mode="overwrite", properties=props)
