@@ -24,7 +24,7 @@ def delta_jars_available() -> bool:
 
 @pytest.fixture(scope="session")
 def spark():
-    """Overrides ``lakeport.testing``'s fixture: the same session, plus Delta's jars if installed."""
+    """Overrides ``lakeport.testing``'s fixture: the same session, plus Delta's jars and the PostgreSQL driver if installed."""
     from lakeport.session import get_or_create_session
 
     conf = dict(PLAIN)
@@ -34,6 +34,11 @@ def spark():
 
         conf.update(delta_spark_conf())
         explain = explain_jar_failure
+    if importlib.util.find_spec("lakeport_postgres") is not None:  # its JDBC driver, from the start
+        from lakeport_postgres import postgres_spark_conf
+
+        packages = [p for p in (conf.get("spark.jars.packages", ""), postgres_spark_conf()["spark.jars.packages"]) if p]
+        conf["spark.jars.packages"] = ",".join(packages)
     session = get_or_create_session(conf, explain_failure=explain)
     yield session
     session.stop()
