@@ -83,6 +83,13 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def long(session: nox.Session) -> None:
+    """Tests too long for the default suite (marker ``long``): the crash test into native delta-spark."""
+    install(session, *distributions())
+    session.run("pytest", "-m", "long", *session.posargs, env=spark_env(session))
+
+
+@nox.session(default=False)
 def native(session: nox.Session) -> None:
     """Only the Delta native backend's tests, against a real Spark Connect server (Sail)."""
     install(session, *distributions())

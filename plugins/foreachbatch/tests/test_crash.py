@@ -132,6 +132,7 @@ def test_streaming_upsert_into_delta_survives_sigkill(tmp_lake):
 
 
 @pytest.mark.slow
+@pytest.mark.long  # each restart is a JVM resolving the Delta jars: ~3-10 min on 2 cores
 def test_streaming_upsert_into_native_delta_spark_survives_sigkill(tmp_lake):
     """A native Delta table on delta-spark: MERGE made idempotent by the write.txnAppId/txnVersion confs.
 
