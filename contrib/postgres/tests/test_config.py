@@ -81,3 +81,13 @@ def test_a_misspelt_plugin_setting_is_named(lakeport_project, monkeypatch):
     monkeypatch.setenv("SHOP_PG_PASSWORD", "x")
     with pytest.raises(ConfigError, match=r"plugins.postgres.*driver_jr"):
         lakeport_project(TABLE + '\n[plugins.postgres]\ndriver_jr = "/x.jar"\n')
+
+
+def test_a_driver_jar_that_is_not_there_says_how_to_get_the_driver(spark, tmp_path):
+    from lakeport_postgres.driver import MAVEN_COORDINATES, DriverNotFound, attach_driver
+
+    with pytest.raises(DriverNotFound) as info:
+        attach_driver(spark, str(tmp_path / "postgresql.jar"))
+    message = str(info.value)
+    assert message.startswith(f"driver_jar '{tmp_path / 'postgresql.jar'}' does not exist: ")
+    assert f"spark.jars.packages={MAVEN_COORDINATES}" in message and "libpostgresql-jdbc-java" in message
