@@ -21,6 +21,8 @@ def lakeport_register_settings(register: Any) -> None:
 @hookimpl
 def lakeport_spark_conf(project: Any) -> dict[str, str] | None:
     """The JDBC driver for a session lakeport starts, when the project has postgres tables."""
+    if project is None:  # no project, no postgres tables
+        return None
     from lakeport_postgres.driver import PostgresSettings, postgres_spark_conf
 
     tables = [project.table(name) for name in project.config.tables]

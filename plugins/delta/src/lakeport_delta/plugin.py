@@ -45,7 +45,7 @@ def lakeport_spark_conf(project: Any) -> dict[str, str] | None:
     """delta-spark's jars, extension and catalog when ``[plugins.delta]`` asks for them."""
     from lakeport_delta.settings import DeltaSettings
 
-    if not project.plugin_settings(DeltaSettings).adds_jars:
+    if project is None or not project.plugin_settings(DeltaSettings).adds_jars:
         return None
     from lakeport_delta.spark_conf import delta_spark_conf
 
