@@ -214,26 +214,12 @@ def write(
 
 def _write_in_driver(plan: Any, table: Any) -> WriteOutcome:
     """The small write: the task writer's files and the commit, both in this process."""
-    from lakeport.api import RuleCounts, RuleMask
-
     from .commit import commit_files
-    from .task_writer import TaskFiles
+    from .task_writer import write_batches
     from .write_plan import remove_staging
 
-    mask = RuleMask.from_dict(plan.rule_mask) if plan.rule_mask else None
-    counts = RuleCounts() if mask is not None else None
     try:
-        files = TaskFiles(plan, 0, 0)
-        try:
-            for batch in table.to_batches():
-                if mask is not None:
-                    batch, counted = mask.apply(batch)
-                    counts += counted
-                files.add(batch)
-            written = files.close()
-        except BaseException:
-            files.discard()
-            raise
+        written, counts = write_batches(plan, table.to_batches())
         outcome = commit_files(plan, written)
     finally:
         remove_staging(plan)

@@ -28,14 +28,14 @@ import logging
 
 from pyspark.sql.datasource import DataSource, DataSourceArrowWriter, WriterCommitMessage
 
-from lakeport.api import LakeportError, RuleCounts, RuleMask
+from lakeport.api import LakeportError, RuleCounts
 
 from . import SOURCE_NAME
 from . import log as dlog
 from .commit import commit_files
 from .reader import DeltaBatchReader, DeltaPushdownReader
 from .scan import flag, load_for_read, split_columns
-from .task_writer import TaskFiles
+from .task_writer import write_batches
 from .write_plan import StagedFile, WritePlan, plan_write, remove_staging, write_outcome
 
 __all__ = ["DeltaDataSource", "DeltaWriter", "SkippedWriter", "plan_write"]
@@ -135,19 +135,7 @@ class DeltaWriter(DataSourceArrowWriter):
         ctx = TaskContext.get()
         task = ctx.partitionId() if ctx is not None else 0
         attempt = ctx.attemptNumber() if ctx is not None else 0
-        files = TaskFiles(self.plan, task, attempt)
-        mask = RuleMask.from_dict(self.plan.rule_mask) if self.plan.rule_mask else None
-        counts = RuleCounts() if mask is not None else None
-        try:
-            for batch in iterator:
-                if mask is not None:
-                    batch, counted = mask.apply(batch)
-                    counts += counted
-                files.add(batch)
-            written = files.close()
-        except BaseException:
-            files.discard()
-            raise
+        written, counts = write_batches(self.plan, iterator, task, attempt)
         return DeltaCommitMessage(written, sum(f.num_rows for f in written), counts)
 
     def commit(self, messages) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, Iterable
 
 from lakeport.api import SchemaMismatch, to_arrow
 
@@ -200,3 +200,25 @@ class TaskFiles:
                 os.remove(path)
             except FileNotFoundError:
                 pass
+
+
+def write_batches(plan: WritePlan, batches: Iterable[Any], task: int = 0, attempt: int = 0) -> tuple[list[StagedFile], Any]:
+    """Stage ``batches`` as one task's files, applying the plan's rule mask; the files and the mask's counts.
+
+    Shared by Spark's writer tasks and the driver-side small write; a failure leaves no staged file.
+    """
+    from lakeport.api import RuleCounts, RuleMask
+
+    mask = RuleMask.from_dict(plan.rule_mask) if plan.rule_mask else None
+    counts = RuleCounts() if mask is not None else None
+    files = TaskFiles(plan, task, attempt)
+    try:
+        for batch in batches:
+            if mask is not None:
+                batch, counted = mask.apply(batch)
+                counts += counted
+            files.add(batch)
+        return files.close(), counts
+    except BaseException:
+        files.discard()
+        raise
