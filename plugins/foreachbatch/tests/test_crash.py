@@ -106,6 +106,7 @@ def test_streaming_append_survives_sigkill(tmp_lake):
 
 
 @pytest.mark.slow
+@pytest.mark.long  # the default suite keeps the upsert into real (embedded) Delta below
 def test_streaming_upsert_survives_sigkill(tmp_lake):
     expected = crash_until_done("upsert", tmp_lake, seed=7)
     latest: dict[int, dict] = {}
