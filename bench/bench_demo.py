@@ -57,6 +57,20 @@ before, lakeport 35.5 s against 13.7 s by hand (2.6x, one round); now lakeport
 median against rows by hand; not yet the 1.3x goal: the three Python
 processes of a Python streaming source cost more the busier the machine is).
 
+On a quieter machine (2026-12-03, load average ~2, min / median of 3 rounds):
+lakeport 6.25 / 6.47 s after Spark start, by hand 3.07 / 3.12 s, by hand with
+Arrow 2.18 / 2.21 s: **2.03x** (goal 1.3x, not met); whole process 12.8 / 13.1 s
+against 9.7 / 11.4 s (1.32x / 1.15x). A profile of the lakeport side (5.1 s in
+that run): registering the Python data source 0.8 s (JVM side), the cast's
+analysis 0.3 s, and 3.6 s in the query, of which the micro-batch (Arrow to the
+driver, delta-rs write and commit) is 0.5-1.0 s and the rest is the source's
+Python processes, each a fresh interpreter importing pyspark: the source
+(``create_data_source``, 0.7 s), the source runner (1.6 s to its first offset)
+and the batch's ``plan_data_source_read`` (0.8 s). That ~3 s is Spark's price
+for any Python streaming source and no lakeport code runs in it; within 1.3x
+needs a source that runs in the JVM (e.g. the queue spooled to files that
+Spark's own file source streams), which is the next step.
+
     python bench/bench_demo.py [--rounds N]
 """
 
