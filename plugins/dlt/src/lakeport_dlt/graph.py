@@ -57,8 +57,10 @@ def flow_target(dataset: Dataset) -> str | None:
 
 
 def check_pipeline(spec: Any, tables: Mapping[str, Any], where: str) -> list[str]:
-    """The pipeline kind's load-time check (``register(..., check=...)``)."""
-    return build_graph(spec.name, spec.options, tables, where)[1]
+    """The pipeline kind's load-time check (``register(..., check=...)``): the graph, then the deploy settings."""
+    from lakeport_dlt.deploy.settings import check
+
+    return build_graph(spec.name, spec.options, tables, where)[1] + check(spec, where)
 
 
 def build_graph(name: str, pipeline: DltPipeline, tables: Iterable[str], where: str) -> tuple[Graph | None, list[str]]:
