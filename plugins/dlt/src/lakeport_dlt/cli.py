@@ -1,4 +1,4 @@
-"""``lakeport dlt render|graph``: what a pipeline of kind dlt becomes on Databricks, and its shape."""
+"""``lakeport dlt render|graph|run-local|deploy|destroy|bundle``: a pipeline of kind dlt, locally and on Databricks."""
 
 from __future__ import annotations
 
@@ -33,11 +33,18 @@ def configure(parser: argparse.ArgumentParser) -> None:
     graph.add_argument("pipeline")
     graph.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
     add_project_arguments(graph)
+    from lakeport_dlt.deploy.commands import configure as configure_deploy
+
+    configure_deploy(sub)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.dlt_command == "run-local":
         return run_local(args)
+    if args.dlt_command in ("deploy", "destroy", "bundle"):
+        from lakeport_dlt.deploy.commands import run as run_deploy
+
+        return run_deploy(args)
     project = load_project(args)
     spec = project.pipeline_spec(args.pipeline)
     if spec.kind != "dlt":
