@@ -71,7 +71,8 @@ class FakeWorkspace:
         self.page_size = page_size
         self.requests: list[Request] = []
         self.files: dict[str, bytes] = {}
-        self.folders: set[str] = {"/", "/Workspace", "/Workspace/Shared", "/Workspace/Users", f"/Workspace/Users/{user}"}
+        self._home = ("/", "/Workspace", "/Workspace/Shared", "/Workspace/Users", f"/Workspace/Users/{user}")
+        self.folders: set[str] = set(self._home)
         self.pipelines: dict[str, dict[str, Any]] = {}
         self.permissions: dict[str, list[dict[str, Any]]] = {}
         self.updates: dict[str, Update] = {}
@@ -79,7 +80,7 @@ class FakeWorkspace:
         #: the next update fails with this message (None: it completes).
         self.fail_next_update: str | None = None
         self._faults: list[Fault] = []
-        self._down_after: tuple[str, str] | None = None
+        self._down_after: tuple[str, str, int] | None = None
         self._down = False
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
@@ -110,7 +111,7 @@ class FakeWorkspace:
         with self._lock:
             self.requests.clear()
             self.files.clear()
-            self.folders = {f for f in self.folders if f.count("/") <= 3 and not f.startswith("/Workspace/Shared/")}
+            self.folders = set(self._home)
             self.pipelines.clear()
             self.permissions.clear()
             self.updates.clear()
@@ -119,6 +120,7 @@ class FakeWorkspace:
             self._down_after = None
             self._down = False
             self.fail_next_update = None
+            self._ids = itertools.count(1)
 
     # -- faults -------------------------------------------------------------------------
     def fail(self, method: str, pattern: str, status: int, *, times: int = 1, retry_after: str | None = None,
@@ -130,9 +132,9 @@ class FakeWorkspace:
         self._faults.append(Fault(method, pattern, status, times, headers, error_code or codes.get(status, "INTERNAL_ERROR"),
                                   message or f"simulated HTTP {status}"))
 
-    def go_down_after(self, method: str, pattern: str) -> None:
-        """Once a request ``method`` to a path matching ``pattern`` succeeded, every later one gets HTTP 500."""
-        self._down_after = (method, pattern)
+    def go_down_after(self, method: str, pattern: str, count: int = 1) -> None:
+        """Once ``count`` requests ``method`` to a path matching ``pattern`` succeeded, every later one gets HTTP 500."""
+        self._down_after = (method, pattern, count)
 
     def come_back(self) -> None:
         self._down_after = None
@@ -162,7 +164,9 @@ class FakeWorkspace:
                     return fault.status, fault.headers, _error(fault.error_code, fault.message)
             status, payload = self._route(method, path, query, body or {})
             if self._down_after and status < 400 and method == self._down_after[0] and re.search(self._down_after[1], path):
-                self._down = True
+                left = self._down_after[2] - 1
+                self._down_after = (method, self._down_after[1], left)
+                self._down = left <= 0
             return status, {}, payload
 
     def _route(self, method: str, path: str, query: dict[str, str], body: dict[str, Any]) -> tuple[int, Any]:

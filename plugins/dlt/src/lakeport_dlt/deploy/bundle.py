@@ -24,7 +24,8 @@ def bundle_files(deployment: Deployment) -> dict[str, bytes]:
     key = re.sub(r"[^A-Za-z0-9_]", "_", deployment.pipeline)
     resource = _resource(deployment)
     target: dict[str, Any] = {"default": True}
-    if resource.pop("development", False):
+    if resource.get("development"):  # the bundle's development mode sets it (and prefixes the name)
+        del resource["development"]
         target["mode"] = "development"
     bundle = {
         "bundle": {"name": key},

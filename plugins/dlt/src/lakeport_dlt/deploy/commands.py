@@ -69,13 +69,13 @@ def run(args: argparse.Namespace) -> int:
 
         destroy(workspace, deployment, dry_run=args.dry_run, say=say)
         return 0
-    return _deploy(args, workspace, deployment, say)
+    return _deploy(args, workspace, deployment, say, secrets)
 
 
-def _deploy(args: argparse.Namespace, workspace: Any, deployment: Any, say: Any) -> int:
+def _deploy(args: argparse.Namespace, workspace: Any, deployment: Any, say: Any, secrets: list[str]) -> int:
     from lakeport_dlt.deploy.plan import apply, describe, make_plan
 
-    plan = make_plan(workspace, deployment)
+    plan = make_plan(workspace, deployment, secrets)
     for line in describe(plan, workspace.host):
         say(line)
     if args.dry_run:

@@ -43,8 +43,8 @@ class Plan:
         return tuple(f for f in self.files if f.state != "unchanged")
 
 
-def make_plan(workspace: Any, deployment: Deployment) -> Plan:
-    """What deploying would change; read calls only."""
+def make_plan(workspace: Any, deployment: Deployment, secrets: tuple[str, ...] | list[str] = ()) -> Plan:
+    """What deploying would change; read calls only. A setting holding one of ``secrets`` is diffed unseen."""
     files = []
     for artifact in deployment.artifacts:
         path = deployment.path(artifact)
@@ -55,7 +55,7 @@ def make_plan(workspace: Any, deployment: Deployment) -> Plan:
     if pipeline_id is None:
         return Plan(deployment, tuple(files), None, "create", permissions=bool(deployment.permissions))
     current = workspace.pipeline(pipeline_id)
-    diff = settings_diff(current, deployment.settings)
+    diff = settings_diff(current, deployment.settings, secrets)
     permissions = bool(deployment.permissions) and _acl(workspace.permissions(pipeline_id)) != _acl(deployment.permissions)
     return Plan(deployment, tuple(files), pipeline_id, "update" if diff else "unchanged", tuple(diff), permissions)
 
@@ -68,7 +68,7 @@ def find_pipeline(workspace: Any, name: str) -> str | None:
     return ids[0] if ids else None
 
 
-def settings_diff(current: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
+def settings_diff(current: dict[str, Any], wanted: dict[str, Any], secrets: Any = ()) -> list[str]:
     """``key: old -> new`` for every managed setting that differs; keys the server filled in are not changes."""
     spec = dict(current.get("spec") or {})
     if "run_as" not in spec and current.get("run_as_user_name"):  # the API reports run_as on the pipeline
@@ -78,14 +78,18 @@ def settings_diff(current: dict[str, Any], wanted: dict[str, Any]) -> list[str]:
     for key in sorted({*wanted, *(k for k in previous if k)}):
         old, new = spec.get(key), wanted.get(key)
         if key == "configuration":
-            lines += _mapping_diff(key, old or {}, new or {})
+            old, new = old or {}, new or {}
+            lines += [_line(f"{key}.{k}", old.get(k), new.get(k), secrets) for k in sorted({*old, *new})
+                      if old.get(k) != new.get(k)]
         elif old != new:
-            lines.append(f"{key}: {_show(old)} -> {_show(new)}")
+            lines.append(_line(key, old, new, secrets))
     return lines
 
 
-def _mapping_diff(key: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    return [f"{key}.{k}: {_show(old.get(k))} -> {_show(new.get(k))}" for k in sorted({*old, *new}) if old.get(k) != new.get(k)]
+def _line(key: str, old: Any, new: Any, secrets: Any) -> str:
+    if any(secret and secret in _show(value) for secret in secrets for value in (old, new)):
+        return f"{key}: (a secret) changed"
+    return f"{key}: {_show(old)} -> {_show(new)}"
 
 
 def _show(value: Any) -> str:
@@ -101,7 +105,7 @@ def _acl(entries: Any) -> list[tuple[tuple[str, str], ...]]:
 def apply(workspace: Any, plan: Plan) -> str:
     """Make the workspace match the plan; returns the pipeline id."""
     deployment = plan.deployment
-    folders = sorted({step.path.rsplit("/", 1)[0] for step in plan.uploads})
+    folders = sorted({step.path.rsplit("/", 1)[0] for step in plan.uploads if step.state == "new"})  # a changed file's exists
     for folder in folders:
         workspace.mkdirs(folder)
     for step in plan.uploads:
