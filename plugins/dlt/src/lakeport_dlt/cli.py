@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dlt_command in ("deploy", "destroy", "bundle"):
         from lakeport_dlt.deploy.commands import run as run_deploy
 
-        return run_deploy(args)
+        return run_deploy(args, out=lambda line: print(line, flush=True))
     project = load_project(args)
     spec = project.pipeline_spec(args.pipeline)
     if spec.kind != "dlt":

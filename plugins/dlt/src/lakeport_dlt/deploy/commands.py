@@ -1,4 +1,7 @@
-"""``lakeport dlt deploy|destroy|bundle``: the commands' arguments and what they print."""
+"""``lakeport dlt deploy|destroy|bundle``: the commands' arguments and the lines they show.
+
+Lines go to ``out`` (``print``, from :mod:`lakeport_dlt.cli`), each scrubbed of secrets first.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,7 @@ import argparse
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from lakeport.api import ConfigError, add_project_arguments, load_project
 
@@ -37,7 +40,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     add_project_arguments(parser)
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, out: Callable[[str], Any]) -> int:
     from lakeport_dlt.deploy.artifacts import build
 
     env = _env(args)
@@ -46,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         from lakeport_dlt.deploy.bundle import write_bundle
 
         written = write_bundle(build(project, args.pipeline, env), Path(args.output))
-        print(f"wrote {len(written)} files of bundle {args.pipeline!r} (target {env}) to {args.output}")
+        out(f"wrote {len(written)} files of bundle {args.pipeline!r} (target {env}) to {args.output}")
         return 0
     if args.dlt_command == "deploy" and (args.full_refresh or args.wait) and not args.start:
         raise ConfigError("--full-refresh and --wait go with --start")
@@ -62,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         from lakeport_dlt.deploy.plan import redact
 
-        print(redact([line], secrets)[0], flush=True)
+        out(redact([line], secrets)[0])
 
     if args.dlt_command == "destroy":
         from lakeport_dlt.deploy.destroy import destroy
