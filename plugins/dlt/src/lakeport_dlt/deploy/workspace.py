@@ -64,44 +64,38 @@ class Workspace:
         token = getattr(self.client.config, "token", None)
         return text.replace(token, "***") if token else text
 
-    def is_missing(self, exc: BaseException) -> bool:
-        from databricks.sdk.errors import NotFound
-
-        return isinstance(exc, NotFound)
-
     # -- current user -----------------------------------------------------------------------
     def user_name(self) -> str:
         me = self.call("read the current user (SCIM Me)", self.client.current_user.me)
         return str(me.user_name)
 
     # -- files ------------------------------------------------------------------------------
-    def file_sha256(self, path: str) -> str | None:
-        """The content hash of the workspace file at ``path``; None when there is none."""
+    def status(self, path: str) -> Any:
+        """The workspace object at ``path`` (``get-status``), or None when there is none."""
         from databricks.sdk.errors import NotFound
-        from databricks.sdk.service.workspace import ExportFormat, ObjectType
 
         try:
-            info = self.client.workspace.get_status(path)
+            return self.client.workspace.get_status(path)
         except NotFound:
             return None
         except Exception as exc:  # noqa: BLE001 - re-raised with the host and the call named
-            self.call(f"read the status of {path}", _reraise, exc)
-        if info.object_type is not ObjectType.FILE:
-            raise WorkspaceError(f"{self.host}: {path} is a {info.object_type.value if info.object_type else 'object'}, "
-                                 "not a file; move it out of the deploy folder")
-        exported = self.call(f"read {path}", self.client.workspace.export, path, format=ExportFormat.AUTO)
-        return hashlib.sha256(base64.b64decode(exported.content or "")).hexdigest()
+            return self.call(f"read the status of {path}", _reraise, exc)
 
     def exists(self, path: str) -> bool:
-        from databricks.sdk.errors import NotFound
+        return self.status(path) is not None
 
-        try:
-            self.client.workspace.get_status(path)
-        except NotFound:
-            return False
-        except Exception as exc:  # noqa: BLE001 - re-raised with the host and the call named
-            self.call(f"read the status of {path}", _reraise, exc)
-        return True
+    def file_sha256(self, path: str) -> str | None:
+        """The content hash of the workspace file at ``path``; None when there is none."""
+        from databricks.sdk.service.workspace import ExportFormat, ObjectType
+
+        info = self.status(path)
+        if info is None:
+            return None
+        if info.object_type is not ObjectType.FILE:
+            kind = info.object_type.value.lower() if info.object_type else "object"
+            raise WorkspaceError(f"{self.host}: {path} is a {kind}, not a file; move it out of the deploy folder")
+        exported = self.call(f"read {path}", self.client.workspace.export, path, format=ExportFormat.AUTO)
+        return hashlib.sha256(base64.b64decode(exported.content or "")).hexdigest()
 
     def mkdirs(self, path: str) -> None:
         self.call(f"create folder {path}", self.client.workspace.mkdirs, path)
@@ -187,7 +181,7 @@ class Workspace:
                 yield event
 
 
-def _reraise(exc: BaseException) -> None:
+def _reraise(exc: BaseException) -> Any:
     raise exc
 
 
