@@ -49,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     spec = project.pipeline_spec(args.pipeline)
     if spec.kind != "dlt":
         raise ConfigError(f"pipelines.{args.pipeline}: kind is {spec.kind!r}, not \"dlt\"", source=project.source)
+    from lakeport_dlt.graph import pipeline_graph
+
     graph = pipeline_graph(project, spec)
     if args.dlt_command == "render":
         from lakeport_dlt.render import render
@@ -66,15 +68,6 @@ def run(args: argparse.Namespace) -> int:
 
     print(draw(graph, args.format), end="")
     return 0
-
-
-def pipeline_graph(project: Any, spec: Any) -> Any:
-    from lakeport_dlt.graph import build_graph
-
-    graph, problems = build_graph(spec.name, spec.options, project.config.tables, f"pipelines.{spec.name}")
-    if problems:  # the project checked it on load; only a changed file gets here
-        raise ConfigError(problems, source=project.source)
-    return graph
 
 
 def run_local(args: argparse.Namespace) -> int:

@@ -60,7 +60,7 @@ def source_name(pipeline: str) -> str:
 
 def build(project: Any, pipeline: str, env: str, *, user: str | None = None) -> Deployment:
     """The deployment of ``pipeline`` in ``env``; ``user`` (a user name) makes it that user's own copy."""
-    from lakeport_dlt.cli import pipeline_graph
+    from lakeport_dlt.graph import pipeline_graph
     from lakeport_dlt.render import render
 
     spec = project.pipeline_spec(pipeline)
