@@ -93,8 +93,10 @@ def test_the_example_deploys_files_and_one_pipeline(capsys, ws, project):
     spec = pipeline["spec"]
     assert pipeline["name"] == NAME
     assert (spec["catalog"], spec["schema"], spec["development"], spec["continuous"]) == ("main", "queue_example", True, False)
-    assert spec["clusters"] == [{"label": "default", "node_type_id": "Standard_DS3_v2",
-                                 "autoscale": {"min_workers": 1, "max_workers": 2, "mode": "ENHANCED"}}]
+    [create] = ws.calls("POST", "^/api/2.0/pipelines$")
+    assert create.body["clusters"] == [{"label": "default", "node_type_id": "Standard_DS3_v2",
+                                        "autoscale": {"min_workers": 1, "max_workers": 2, "mode": "ENHANCED"}}]
+    assert spec["clusters"][0]["enable_local_disk_encryption"] is False  # the server's default, no change later
     assert spec["libraries"] == [{"file": {"path": f"{FOLDER}/streaming_append_pipeline.py"}}]
     assert spec["root_path"] == FOLDER
     assert spec["configuration"]["lakeport.project_file"] == f"{FOLDER}/lakeport.toml"
@@ -136,6 +138,18 @@ def test_a_removed_setting_is_removed_on_the_workspace(capsys, ws, project):
     assert writes(ws) == [("POST", "/api/2.0/workspace/import"), ("PUT", "/api/2.0/pipelines/pipe-0001")]
     assert '    tags: {"team": "data"} -> (unset)' in result.out
     assert "tags" not in ws.calls("PUT")[0].body
+
+
+def test_a_key_removed_inside_a_setting_is_an_edit(capsys, ws, project):
+    assert deploy(capsys, ws, project).code == 0
+    edit(project, ', mode = "ENHANCED" }', " }")
+    ws.requests.clear()
+    result = deploy(capsys, ws, project)
+    assert result.code == 0, result.err
+    assert "a key inside a setting was removed or changed (the settings hash differs)" in result.out
+    assert ws.calls("PUT")[0].body["clusters"][0]["autoscale"] == {"min_workers": 1, "max_workers": 2}
+    ws.requests.clear()
+    assert deploy(capsys, ws, project).code == 0 and writes(ws) == []
 
 
 def test_a_changed_source_file_is_one_import_and_no_pipeline_edit(capsys, ws, project):
@@ -359,6 +373,35 @@ def test_conflicting_or_unknown_settings_are_config_errors_before_any_call(capsy
     result = run(capsys, ws, "dlt", "deploy", "people", "--env", "dev", "-c", str(settings_project))
     assert result.code == 2
     assert problem in result.err
+    assert ws.requests == []
+
+
+def test_wheels_are_uploaded_and_become_libraries_beside_glob_sources(capsys, ws, settings_project):
+    wheel = settings_project.parent / "dist" / "people_jobs-0.1-py3-none-any.whl"
+    wheel.parent.mkdir()
+    wheel.write_bytes(b"PK fake wheel")
+    text = SETTINGS.split("[pipelines.people.deploy]")[0] + (
+        '[pipelines.people.deploy]\nwheels = ["dist/people_jobs-0.1-py3-none-any.whl"]\n'
+        'libraries = [{ glob = "/Workspace/Shared/extra/**" }, { maven = "org.example:lib:1.0" }]\n')
+    settings_project.write_text(text)
+    result = run(capsys, ws, "dlt", "deploy", "people", "--env", "dev", "-c", str(settings_project))
+    assert result.code == 0, result.err
+    folder = "/Workspace/Shared/lakeport/people_dev"
+    assert ws.files[f"{folder}/wheels/people_jobs-0.1-py3-none-any.whl"] == b"PK fake wheel"
+    assert ws.calls("POST", "^/api/2.0/pipelines$")[0].body["libraries"] == [
+        {"glob": {"include": f"{folder}/people_pipeline.py"}},  # the rendered source, in the user's form
+        {"glob": {"include": "/Workspace/Shared/extra/**"}},
+        {"maven": {"coordinates": "org.example:lib:1.0"}},
+        {"whl": f"{folder}/wheels/people_jobs-0.1-py3-none-any.whl"},
+    ]
+
+
+def test_no_credentials_is_one_line_saying_so(capsys, ws, project, monkeypatch):
+    monkeypatch.delenv("DATABRICKS_HOST")
+    monkeypatch.delenv("DATABRICKS_TOKEN")
+    result = deploy(capsys, ws, project)
+    assert result.code != 0 and "Traceback" not in result.err
+    assert "error: cannot authenticate to Databricks: " in result.err
     assert ws.requests == []
 
 

@@ -25,6 +25,8 @@ import attrs
 
 #: what a created pipeline's spec gets from the server when the request leaves it out.
 SERVER_DEFAULTS = {"edition": "ADVANCED", "channel": "CURRENT"}
+#: and each of its clusters.
+CLUSTER_DEFAULTS = {"node_type_id": "i3.xlarge", "enable_local_disk_encryption": False}
 
 
 @attrs.define
@@ -245,7 +247,7 @@ class FakeWorkspace:
             if method == "GET":
                 return 200, pipeline
             if method == "PUT":
-                spec = _spec(body)
+                spec = _with_defaults(_spec(body))
                 spec["id"] = pipeline_id
                 pipeline.update(spec=spec, name=spec.get("name"))
                 return 200, {}
@@ -277,7 +279,7 @@ class FakeWorkspace:
         if not body.get("allow_duplicate_names") and any(p["name"] == spec.get("name") for p in self.pipelines.values()):
             return 400, _error("RESOURCE_CONFLICT", f"Pipeline with name '{spec.get('name')}' already exists.")
         pipeline_id = f"pipe-{next(self._ids):04d}"
-        spec = {**SERVER_DEFAULTS, **spec, "id": pipeline_id}
+        spec = {**_with_defaults(spec), "id": pipeline_id}
         self.pipelines[pipeline_id] = {"pipeline_id": pipeline_id, "name": spec.get("name"), "state": "IDLE",
                                        "creator_user_name": self.user, "spec": spec}
         return 200, {"pipeline_id": pipeline_id, "effective_settings": spec}
@@ -329,6 +331,14 @@ class FakeWorkspace:
 def _spec(body: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in body.items() if k not in ("allow_duplicate_names", "dry_run", "pipeline_id",
                                                        "expected_last_modified")}
+
+
+def _with_defaults(spec: dict[str, Any]) -> dict[str, Any]:
+    """As the real service does: fields the request left out come back filled in."""
+    spec = {**SERVER_DEFAULTS, **spec}
+    if "clusters" in spec:
+        spec["clusters"] = [{**CLUSTER_DEFAULTS, **cluster} for cluster in spec["clusters"]]
+    return spec
 
 
 def _parent(path: str) -> str:

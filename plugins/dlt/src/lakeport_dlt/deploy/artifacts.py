@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import hashlib
+import json
 import re
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,9 @@ from lakeport_dlt.deploy.settings import DeployKeys, DeployTarget, for_env, prob
 #: configuration key recording which settings lakeport set, so a key removed from the file is removed on the
 #: workspace too (and server defaults are not mistaken for changes).
 MANAGED_KEYS = "lakeport.managed_keys"
+#: configuration key holding the hash of the settings lakeport sent: a key removed deep inside a setting
+#: changes it, while what the server fills in (nested defaults) does not.
+SETTINGS_HASH = "lakeport.settings_sha256"
 
 
 @attrs.frozen
@@ -154,6 +158,7 @@ def _settings(target: DeployTarget, options: Any, *, name: str, folder: str, pip
         body["run_as"] = _clean(attrs.asdict(target.run_as))
     body = _clean(body)
     body["configuration"][MANAGED_KEYS] = ",".join(sorted(body))
+    body["configuration"][SETTINGS_HASH] = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()[:16]
     return body
 
 

@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from lakeport_dlt.deploy.artifacts import MANAGED_KEYS, Deployment
+from lakeport_dlt.deploy.artifacts import MANAGED_KEYS, SETTINGS_HASH, Deployment
 
 REMOTE_SRC = "${workspace.file_path}/src"
 
@@ -66,7 +66,7 @@ def _resource(deployment: Deployment) -> dict[str, Any]:
 
     settings = dict(deployment.settings)
     configuration = {k: v.replace(deployment.folder, REMOTE_SRC) for k, v in settings.pop("configuration", {}).items()
-                     if k != MANAGED_KEYS}
+                     if k not in (MANAGED_KEYS, SETTINGS_HASH)}
     root_path = settings.pop("root_path", None)
     resource: dict[str, Any] = local(settings)
     if root_path:

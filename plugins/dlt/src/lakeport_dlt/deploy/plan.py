@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 
 from lakeport.api import LakeportError
-from lakeport_dlt.deploy.artifacts import MANAGED_KEYS, Artifact, Deployment
+from lakeport_dlt.deploy.artifacts import MANAGED_KEYS, SETTINGS_HASH, Artifact, Deployment
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,11 @@ def find_pipeline(workspace: Any, name: str) -> str | None:
 
 
 def settings_diff(current: dict[str, Any], wanted: dict[str, Any], secrets: Any = ()) -> list[str]:
-    """``key: old -> new`` for every managed setting that differs; keys the server filled in are not changes."""
+    """``key: old -> new`` for every managed setting that differs; what the server filled in is no change.
+
+    A setting differs when the workspace lacks part of it (someone edited it there) or when
+    lakeport's hash of what it sent last differs (a key was removed from the file).
+    """
     spec = dict(current.get("spec") or {})
     if "run_as" not in spec and current.get("run_as_user_name"):  # the API reports run_as on the pipeline
         spec["run_as"] = {"user_name": current["run_as_user_name"]}
@@ -80,10 +84,22 @@ def settings_diff(current: dict[str, Any], wanted: dict[str, Any], secrets: Any 
         if key == "configuration":
             old, new = old or {}, new or {}
             lines += [_line(f"{key}.{k}", old.get(k), new.get(k), secrets) for k in sorted({*old, *new})
-                      if old.get(k) != new.get(k)]
-        elif old != new:
+                      if old.get(k) != new.get(k) and k != SETTINGS_HASH]
+        elif not _covers(old, new):
             lines.append(_line(key, old, new, secrets))
+    sent = ((spec.get("configuration") or {}).get(SETTINGS_HASH), (wanted.get("configuration") or {}).get(SETTINGS_HASH))
+    if not lines and sent[0] != sent[1]:
+        lines.append("a key inside a setting was removed or changed (the settings hash differs)")
     return lines
+
+
+def _covers(current: Any, wanted: Any) -> bool:
+    """``current`` holds everything in ``wanted`` (tables may hold more: the server's defaults)."""
+    if isinstance(wanted, dict):
+        return isinstance(current, dict) and all(k in current and _covers(current[k], v) for k, v in wanted.items())
+    if isinstance(wanted, list):
+        return isinstance(current, list) and len(current) == len(wanted) and all(map(_covers, current, wanted))
+    return bool(current == wanted)
 
 
 def _line(key: str, old: Any, new: Any, secrets: Any) -> str:
