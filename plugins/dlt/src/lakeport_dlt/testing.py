@@ -352,6 +352,7 @@ def _error(code: str, message: str) -> dict[str, str]:
 def _handler(workspace: FakeWorkspace) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # headers and body are two writes: no 40 ms delayed-ACK wait per request
 
         def _serve(self) -> None:
             url = urlsplit(self.path)
