@@ -130,27 +130,22 @@ def test_a_changed_setting_is_one_edit_with_the_change(capsys, ws, project):
     assert ws.pipelines["pipe-0001"]["spec"]["edition"] == "PRO"
 
 
-def test_a_removed_setting_is_removed_on_the_workspace(capsys, ws, project):
+@pytest.mark.parametrize(("old", "new", "shown", "sent"), [
+    ('tags = { team = "data" }\n', "", '    tags: {"team": "data"} -> (unset)', lambda body: "tags" not in body),
+    (', mode = "ENHANCED" }', " }", "    a key inside a setting was removed or changed (the settings hash differs)",
+     lambda body: body["clusters"][0]["autoscale"] == {"min_workers": 1, "max_workers": 2}),
+])
+def test_a_removed_setting_is_removed_on_the_workspace(capsys, ws, project, old, new, shown, sent):
     assert deploy(capsys, ws, project).code == 0
-    edit(project, 'tags = { team = "data" }\n', "")
+    edit(project, old, new)
     ws.requests.clear()
     result = deploy(capsys, ws, project)
     assert result.code == 0, result.err
     assert writes(ws) == [("POST", "/api/2.0/workspace/import"), ("PUT", "/api/2.0/pipelines/pipe-0001")]
-    assert '    tags: {"team": "data"} -> (unset)' in result.out
-    assert "tags" not in ws.calls("PUT")[0].body
-
-
-def test_a_key_removed_inside_a_setting_is_an_edit(capsys, ws, project):
-    assert deploy(capsys, ws, project).code == 0
-    edit(project, ', mode = "ENHANCED" }', " }")
+    assert shown in result.out
+    assert sent(ws.calls("PUT")[0].body)
     ws.requests.clear()
-    result = deploy(capsys, ws, project)
-    assert result.code == 0, result.err
-    assert "a key inside a setting was removed or changed (the settings hash differs)" in result.out
-    assert ws.calls("PUT")[0].body["clusters"][0]["autoscale"] == {"min_workers": 1, "max_workers": 2}
-    ws.requests.clear()
-    assert deploy(capsys, ws, project).code == 0 and writes(ws) == []
+    assert deploy(capsys, ws, project).code == 0 and writes(ws) == []  # the server's copy is not taken for a change
 
 
 def test_a_changed_source_file_is_one_import_and_no_pipeline_edit(capsys, ws, project):
