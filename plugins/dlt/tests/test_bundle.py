@@ -67,3 +67,38 @@ def test_yaml_writer_quotes_what_yaml_would_misread():
 
     value = {"on": "yes", "k": ["a: b", "#x", "multi\nline", 1, True, None, [], {}], "n": {"x y": [{"a": 1, "b": [2]}]}}
     assert yaml.safe_load(to_yaml(value)) == value
+
+
+def test_secrets_become_bundle_variables_not_values(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PEOPLE_PASSWORD", "s3cret-value")
+    (tmp_path / "people.py").write_text("def transform(df):\n    return df\n")
+    (tmp_path / "lakeport.toml").write_text("""
+[env.prod.vars]
+
+[tables.people_queue]
+kind = "files"
+path = "/tmp/people"
+
+[pipelines.people]
+kind = "dlt"
+code = "people.py"
+
+[[pipelines.people.datasets]]
+func = "transform"
+name = "people_clean"
+source = "people_queue"
+
+[pipelines.people.deploy]
+serverless = true
+configuration = { "source.password" = "${env:PEOPLE_PASSWORD}" }
+""")
+    out = tmp_path / "bundle"
+    assert main(["dlt", "bundle", "people", "--env", "prod", "-c", str(tmp_path / "lakeport.toml"), "-o", str(out)]) == 0
+    assert not [p for p in out.rglob("*") if p.is_file() and b"s3cret-value" in p.read_bytes()]
+    root = yaml.safe_load((out / "databricks.yml").read_text())
+    assert root["variables"] == {"PEOPLE_PASSWORD": {
+        "description": "${env:PEOPLE_PASSWORD} in the project file; set BUNDLE_VAR_PEOPLE_PASSWORD"}}
+    assert root["targets"] == {"prod": {"default": True}}
+    pipeline = yaml.safe_load((out / "resources" / "people.pipeline.yml").read_text())["resources"]["pipelines"]["people"]
+    assert pipeline["configuration"]["source.password"] == "${var.PEOPLE_PASSWORD}"
+    assert pipeline["serverless"] is True and pipeline["name"] == "people_prod"

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace, out: Callable[[str], Any]) -> int:
     if args.dlt_command == "bundle":
         from lakeport_dlt.deploy.bundle import write_bundle
 
-        written = write_bundle(build(project, args.pipeline, env), Path(args.output))
+        written = write_bundle(build(project, args.pipeline, env), Path(args.output), _env_secrets(project.source))
         out(f"wrote {len(written)} files of bundle {args.pipeline!r} (target {env}) to {args.output}")
         return 0
     if args.dlt_command == "deploy" and (args.full_refresh or args.wait) and not args.start:
@@ -60,7 +60,7 @@ def run(args: argparse.Namespace, out: Callable[[str], Any]) -> int:
     user = workspace.user_name()  # also proves the credentials before anything else
     if args.as_individual:
         deployment = build(project, args.pipeline, env, user=user)
-    secrets = [*_env_secrets(project.source), str(getattr(workspace.client.config, "token", "") or "")]
+    secrets = [*_env_secrets(project.source).values(), str(getattr(workspace.client.config, "token", "") or "")]
 
     def say(line: str) -> None:
         from lakeport_dlt.deploy.plan import redact
@@ -104,10 +104,11 @@ def _env(args: argparse.Namespace) -> str:
     return str(env)
 
 
-def _env_secrets(source: str) -> list[str]:
-    """Values of the ``${env:VAR}`` references in the project file: never printed."""
+def _env_secrets(source: str) -> dict[str, str]:
+    """Name -> value of the ``${env:VAR}`` references in the project file: values never printed or written."""
     try:
         text = Path(source).read_text()
     except OSError:
-        return []
-    return [os.environ[name] for name in re.findall(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}", text) if name in os.environ]
+        return {}
+    names = re.findall(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}", text)
+    return {name: os.environ[name] for name in names if name in os.environ}
