@@ -407,13 +407,16 @@ def test_deploy_without_an_environment_says_to_name_one(capsys, ws, project):
     assert ws.requests == []
 
 
-def test_a_profile_from_databrickscfg_is_used(capsys, ws, project, tmp_path, monkeypatch):
+@pytest.mark.parametrize("where", ["--profile", "settings"])
+def test_a_profile_from_databrickscfg_is_used(capsys, ws, project, tmp_path, monkeypatch, where):
     monkeypatch.delenv("DATABRICKS_HOST")
     monkeypatch.delenv("DATABRICKS_TOKEN")
     config = tmp_path / "databrickscfg"
     config.write_text(f"[lab]\nhost = {ws.url}\ntoken = {ws.token}\n")
     monkeypatch.setenv("DATABRICKS_CONFIG_FILE", str(config))
-    result = deploy(capsys, ws, project, "--profile", "lab")
+    if where == "settings":
+        edit(project, "development = true\n", 'development = true\nprofile = "lab"\n')
+    result = deploy(capsys, ws, project, *(["--profile", "lab"] if where == "--profile" else []))
     assert result.code == 0, result.err
     assert len(ws.pipelines) == 1
 

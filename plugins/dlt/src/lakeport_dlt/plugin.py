@@ -18,11 +18,6 @@ def lakeport_register_pipeline_kinds(register: Any) -> None:
 
 
 @hookimpl
-def lakeport_register_settings(register: Any) -> None:
-    register(pipeline_keys="lakeport_dlt.deploy.settings:DeployKeys", pipeline_kind="dlt")
-
-
-@hookimpl
 def lakeport_register_commands(cli: Any) -> None:
     from lakeport_dlt.cli import configure, run
 

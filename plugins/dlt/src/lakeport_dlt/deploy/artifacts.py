@@ -17,7 +17,7 @@ from typing import Any
 import attrs
 
 from lakeport.api import ConfigError
-from lakeport_dlt.deploy.settings import DeployKeys, DeployTarget, for_env, problems
+from lakeport_dlt.deploy.settings import DeployTarget, for_env, problems
 
 #: configuration key recording which settings lakeport set, so a key removed from the file is removed on the
 #: workspace too (and server defaults are not mistaken for changes).
@@ -51,7 +51,8 @@ class Deployment:
     settings: dict[str, Any]
     #: access control entries (``user_name``/``group_name``/``service_principal_name`` + ``permission_level``).
     permissions: tuple[dict[str, str], ...] = ()
-    serverless: bool = False
+    #: the ``~/.databrickscfg`` profile the settings name (None: the SDK's own lookup).
+    profile: str | None = None
 
     def path(self, artifact: Artifact) -> str:
         return f"{self.folder}/{artifact.name}"
@@ -70,9 +71,9 @@ def build(project: Any, pipeline: str, env: str, *, user: str | None = None) -> 
     spec = project.pipeline_spec(pipeline)
     if spec.kind != "dlt":
         raise ConfigError(f"pipelines.{pipeline}: kind is {spec.kind!r}, not \"dlt\"", source=project.source)
-    keys = spec.extension(DeployKeys)
-    target = for_env(keys.deploy if keys is not None else None, env)
-    where = f"pipelines.{pipeline}.deploy" + (f".env.{env}" if keys and keys.deploy and env in keys.deploy.env else "")
+    settings = spec.options.deploy
+    target = for_env(settings, env)
+    where = f"pipelines.{pipeline}.deploy" + (f".env.{env}" if settings is not None and env in settings.env else "")
     found = problems(target, where)
     if found:
         raise ConfigError(found, source=project.source)
@@ -106,7 +107,7 @@ def build(project: Any, pipeline: str, env: str, *, user: str | None = None) -> 
          "permission_level": p.level.value}
         for p in target.permissions or ()
     )
-    return Deployment(pipeline, env, name, folder, tuple(artifacts), body, permissions, bool(target.serverless))
+    return Deployment(pipeline, env, name, folder, tuple(artifacts), body, permissions, target.profile)
 
 
 def _read(path: Path, what: str, source: str) -> bytes:

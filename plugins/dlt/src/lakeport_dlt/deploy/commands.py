@@ -36,7 +36,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("pipeline", help="a [pipelines.<name>] entry with kind = \"dlt\"")
     parser.add_argument("--as-individual", action="store_true",
                         help="your own copy: the name prefixed with your user, files in your user folder")
-    parser.add_argument("--profile", default=None, help="a ~/.databrickscfg profile (default: the SDK's own lookup)")
+    parser.add_argument("--profile", default=None,
+                        help="a ~/.databrickscfg profile (default: the deploy settings' profile, else the SDK's lookup)")
     add_project_arguments(parser)
 
 
@@ -56,7 +57,7 @@ def run(args: argparse.Namespace, out: Callable[[str], Any]) -> int:
     deployment = build(project, args.pipeline, env)  # every config error before the first call
     from lakeport_dlt.deploy.workspace import Workspace
 
-    workspace = Workspace(profile=args.profile)
+    workspace = Workspace(profile=args.profile or deployment.profile)
     user = workspace.user_name()  # also proves the credentials before anything else
     if args.as_individual:
         deployment = build(project, args.pipeline, env, user=user)

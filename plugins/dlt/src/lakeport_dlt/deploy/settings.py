@@ -1,5 +1,8 @@
 """``[pipelines.<name>.deploy]``: where and how a dlt pipeline runs on Databricks, per environment.
 
+A key of the dlt kind's own options (:class:`lakeport_dlt.spec.DltPipeline`), so core's
+converter structures it with the rest and a wrong key is an error naming its path.
+
 Keys mirror the Pipelines API's create/edit request, so a team reads them the way
 the API documents them. ``[pipelines.<name>.deploy.env.<env>]`` holds the same
 keys for one environment: a key set there replaces the base key (tables such as
@@ -101,6 +104,8 @@ class DeployTarget:
 
     #: default: ``<pipeline>_<env>``
     name: str | None = None
+    #: the ``~/.databrickscfg`` profile to deploy with (``--profile`` wins); not sent to the API.
+    profile: str | None = None
     catalog: str | None = None
     schema: str | None = None
     #: the deprecated Hive metastore form of ``schema``; not both.
@@ -140,13 +145,6 @@ MERGED_KEYS = ("configuration", "tags")
 class DeploySettings(DeployTarget):
     #: environment name -> the keys that differ there.
     env: Mapping[str, DeployTarget] = attrs.field(factory=dict)
-
-
-@attrs.frozen
-class DeployKeys:
-    """The key this plugin adds to ``[pipelines.<name>]`` entries of kind dlt."""
-
-    deploy: DeploySettings | None = None
 
 
 def for_env(settings: DeploySettings | None, env: str) -> DeployTarget:
@@ -202,8 +200,7 @@ def problems(target: DeployTarget, where: str) -> list[str]:
 
 def check(spec: Any, where: str) -> list[str]:
     """Problems of the base settings and of every environment's, found when the project loads."""
-    keys = spec.extension(DeployKeys)
-    settings = keys.deploy if keys is not None else None
+    settings = spec.options.deploy
     if settings is None:
         return []
     base = f"{where}.deploy"
