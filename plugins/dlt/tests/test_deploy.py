@@ -211,7 +211,8 @@ def test_a_refused_token_is_one_line_naming_the_host(capsys, ws, project, monkey
     assert result.code != 0
     assert "Traceback" not in result.err and "dapi-wrong-token" not in result.out + result.err
     [line] = [line for line in result.err.splitlines() if line.startswith("error:")]
-    assert ws.url in line and "refused the credentials (HTTP 401) to read the current user" in line
+    assert line == (f"error: {ws.url} refused the credentials (HTTP 401) to read the current user (SCIM Me): "
+                    "Invalid access token.; check DATABRICKS_TOKEN or the profile")
     assert writes(ws) == []
 
 
@@ -219,8 +220,9 @@ def test_a_refused_create_is_one_line_naming_what_was_refused(capsys, ws, projec
     ws.fail("POST", "^/api/2.0/pipelines$", 403, message="User alice does not have permission to create pipelines")
     result = deploy(capsys, ws, project)
     assert result.code != 0 and "Traceback" not in result.err
-    assert (f"error: {ws.url} refused to create pipeline {NAME!r} (HTTP 403, permission denied): "
-            "User alice does not have permission to create pipelines") in result.err
+    assert result.err.strip().splitlines()[-1] == (
+        f"error: {ws.url} refused to create pipeline {NAME!r} (HTTP 403, permission denied): "
+        "User alice does not have permission to create pipelines.")
     assert ws.pipelines == {}
 
 

@@ -61,6 +61,7 @@ class Workspace:
 
     def _scrub(self, exc: BaseException) -> str:
         text = _first_line(exc)
+        text = text.split(" Config: ", 1)[0]  # the SDK appends its whole configuration to auth errors
         token = getattr(self.client.config, "token", None)
         return text.replace(token, "***") if token else text
 
