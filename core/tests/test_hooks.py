@@ -50,6 +50,33 @@ def test_plugin_adds_a_cli_command(monkeypatch, capsys):
     assert capsys.readouterr().out == "hello world\n"
 
 
+class LazyCommandPlugin:
+    @hookimpl
+    def lakeport_register_commands(self, cli):
+        cli.add_command("greet", help="say hello", configure="greet_cli:configure", run="greet_cli:run")
+
+
+def test_a_command_given_by_reference_is_imported_only_when_it_runs(monkeypatch, capsys, tmp_path):
+    import sys
+
+    from lakeport import cli, plugins
+
+    (tmp_path / "greet_cli.py").write_text(
+        "def configure(parser):\n    parser.add_argument('who')\n\n"
+        "def run(args):\n    print(f'hello {args.who}')\n    return 0\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "greet_cli", raising=False)
+    original = plugins.get_plugin_manager
+    monkeypatch.setattr(plugins, "get_plugin_manager",
+                        lambda disable=(), **kw: original(disable, plugins=[LazyCommandPlugin()]))
+    assert cli.main(["plugins"]) == 0
+    assert "greet_cli" not in sys.modules
+    capsys.readouterr()
+    assert cli.main(["greet", "world"]) == 0
+    assert capsys.readouterr().out == "hello world\n" and "greet_cli" in sys.modules
+
+
 STREAMING = """
 [tables.Src]
 kind = "files"

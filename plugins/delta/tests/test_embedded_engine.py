@@ -422,6 +422,53 @@ def test_tables_with_unsupported_features_are_refused(spark, tmp_path, configura
         ops.write(spark.range(1), path)
 
 
+def test_a_feature_delta_rs_does_not_know_is_refused_naming_it(spark, tmp_path):
+    """A newer protocol (a reader feature from the future): one error naming the feature, not a kernel trace."""
+    import json
+
+    path = str(tmp_path / "t")
+    write_deltalake(path, pa.table({"id": [1, 2]}))
+    first = os.path.join(path, "_delta_log", f"{0:020d}.json")
+    actions = [json.loads(line) for line in open(first)]
+    for action in actions:
+        if "protocol" in action:
+            action["protocol"] = {"minReaderVersion": 3, "minWriterVersion": 7,
+                                  "readerFeatures": ["futureFeature"], "writerFeatures": ["futureFeature"]}
+    with open(first, "w") as f:
+        f.write("\n".join(json.dumps(a) for a in actions) + "\n")
+    for attempt in (lambda: ops.read(spark, path), lambda: ops.write(spark.range(1), path)):
+        with pytest.raises(UnsupportedTableFeature, match="futureFeature.*Use the native Delta backend"):
+            attempt()
+    assert len(open(first).read().splitlines()) == len(actions)  # nothing written
+
+
+def test_check_constraints_refuse_writes_but_not_reads(spark, tmp_path):
+    """The embedded writer commits files without evaluating CHECK constraints: it must not write at all."""
+    path = str(tmp_path / "t")
+    write_deltalake(path, pa.table({"id": [1, 2]}))
+    DeltaTable(path).alter.add_constraint({"positive": "id > 0"})
+    version = DeltaTable(path).version()
+
+    assert sorted(r.id for r in ops.read(spark, path).collect()) == [1, 2]
+    with pytest.raises(UnsupportedTableFeature, match=r"CHECK constraints \(positive\).*cannot write to"):
+        ops.write(spark.range(-1, 0), path)
+    with pytest.raises(UnsupportedTableFeature, match="CHECK constraints"):
+        ops.delete(spark, path, "id = 1")
+    assert DeltaTable(path).version() == version
+
+
+def test_change_data_feed_allows_appends_and_refuses_row_rewrites(spark, tmp_path):
+    path = str(tmp_path / "t")
+    write_deltalake(path, pa.table({"id": pa.array([1, 2], pa.int64())}),
+                    configuration={"delta.enableChangeDataFeed": "true"})
+
+    ops.write(spark.range(3, 4), path)
+    assert sorted(r.id for r in ops.read(spark, path).collect()) == [1, 2, 3]
+    with pytest.raises(UnsupportedTableFeature, match=r"change data feed.*cannot delete from"):
+        ops.delete(spark, path, "id = 1")
+    assert sorted(r.id for r in ops.read(spark, path).collect()) == [1, 2, 3]
+
+
 # ----------------------------------------------------------------------------- streaming
 
 

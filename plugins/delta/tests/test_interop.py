@@ -147,3 +147,23 @@ def test_embedded_refuses_a_delta_spark_table_with_deletion_vectors_naming_the_f
     assert native.read().count() == 9
     with pytest.raises(UnsupportedTableFeature, match="deletion vectors.*Use the native Delta backend"):
         DeltaHandle(location=path, backend="embedded").read()
+
+
+def test_embedded_reads_but_will_not_write_a_table_with_rules_only_delta_spark_evaluates(spark, tmp_lake):
+    """Generated columns, CHECK constraints and row tracking: delta-spark's writer keeps them, the embedded one would not."""
+    path = str(tmp_lake / "rules")
+    spark.sql(f"CREATE TABLE delta.`{path}` (id BIGINT, twice BIGINT GENERATED ALWAYS AS (id * 2)) USING delta "
+              "TBLPROPERTIES ('delta.enableRowTracking' = 'true')")
+    spark.sql(f"ALTER TABLE delta.`{path}` ADD CONSTRAINT positive CHECK (id > 0)")
+    native = DeltaHandle(location=path, backend="native")
+    native.append(spark.range(1, 3))
+    embedded = DeltaHandle(location=path, backend="embedded")
+    versions = len(spark_history(spark, path))
+
+    assert rows(embedded.read()) == [(1, 2), (2, 4)]
+    with pytest.raises(UnsupportedTableFeature) as refused:
+        embedded.append(spark.createDataFrame([(5, 7)], "id BIGINT, twice BIGINT"))
+    message = str(refused.value)
+    assert "'rowTracking'" in message and "CHECK constraints (positive)" in message
+    assert "generated column 'twice'" in message and "Use the native Delta backend" in message
+    assert len(spark_history(spark, path)) == versions and rows(native.read()) == [(1, 2), (2, 4)]

@@ -55,3 +55,15 @@ def test_lakeport_plugins_says_which_backend_and_why(section, says, monkeypatch)
     project = Project.from_toml(TABLE + section, source="lakeport.toml")
     (delta,) = [info for info in project.hooks.describe(project) if info.name == "delta"]
     assert delta.backends == {"delta": says}
+
+
+def test_without_a_project_the_description_is_that_of_the_default_settings(monkeypatch):
+    """`lakeport plugins` outside a project describes the defaults without importing the settings class."""
+    from lakeport_delta.plugin import describe_backend
+    from lakeport_delta.settings import DeltaSettings
+
+    monkeypatch.delenv("DATABRICKS_RUNTIME_VERSION", raising=False)
+    monkeypatch.delenv("SPARK_REMOTE", raising=False)
+    project = Project.from_toml(TABLE, source="lakeport.toml")
+    assert project.plugin_settings(DeltaSettings) == DeltaSettings()
+    assert describe_backend(None) == describe_backend(project)

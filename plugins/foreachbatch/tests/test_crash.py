@@ -106,6 +106,7 @@ def test_streaming_append_survives_sigkill(tmp_lake):
 
 
 @pytest.mark.slow
+@pytest.mark.long  # the default suite keeps the upsert into real (embedded) Delta below
 def test_streaming_upsert_survives_sigkill(tmp_lake):
     expected = crash_until_done("upsert", tmp_lake, seed=7)
     latest: dict[int, dict] = {}
@@ -136,8 +137,7 @@ def test_streaming_upsert_into_delta_survives_sigkill(tmp_lake):
 def test_streaming_upsert_into_native_delta_spark_survives_sigkill(tmp_lake):
     """A native Delta table on delta-spark: MERGE made idempotent by the write.txnAppId/txnVersion confs.
 
-    Only upsert (the MERGE path; appends use the txnAppId writer options, covered in the
-    delta tests): each restart starts a JVM with the Delta jars, which makes a run long.
+    Each restart starts a JVM with the Delta jars, which makes a run long.
     """
     pytest.importorskip("delta", reason="needs delta-spark (pip install lakeport-delta[spark])")
     from deltalake import DeltaTable
@@ -149,3 +149,15 @@ def test_streaming_upsert_into_native_delta_spark_survives_sigkill(tmp_lake):
     got = DeltaTable(str(tmp_lake / "out")).to_pyarrow_table().to_pylist()
     assert len(got) == len(latest)
     assert {r["id"]: r for r in got} == latest
+
+
+@pytest.mark.slow
+@pytest.mark.long
+def test_streaming_append_into_native_delta_spark_survives_sigkill(tmp_lake):
+    """The append path on delta-spark: made idempotent by the txnAppId/txnVersion writer options."""
+    pytest.importorskip("delta", reason="needs delta-spark (pip install lakeport-delta[spark])")
+    from deltalake import DeltaTable
+
+    expected = crash_until_done("append", tmp_lake, seed=17, kind="native")
+    got = DeltaTable(str(tmp_lake / "out")).to_pyarrow_table().to_pylist()
+    assert sorted(r["seq"] for r in got) == sorted(r["seq"] for r in expected)

@@ -10,17 +10,20 @@ from lakeport.api import hookimpl
 
 def describe_backend(project: Any) -> str:
     """What ``auto`` would choose, and why, without starting Spark."""
-    from lakeport_delta.settings import DeltaSettings
+    backend, adds_jars = "auto", False  # DeltaSettings()'s defaults: without a project nothing is configured
+    if project is not None:  # (and attrs, which the settings class needs, is not imported for `lakeport plugins`)
+        from lakeport_delta.settings import DeltaSettings
 
-    settings = project.plugin_settings(DeltaSettings) if project is not None else DeltaSettings()
-    jars = " with delta-spark's jars in the session lakeport builds" if settings.adds_jars else ""
-    if settings.backend.value != "auto":
-        return f"{settings.backend.value} (configured in [plugins.delta]){jars}"
+        settings = project.plugin_settings(DeltaSettings)
+        backend, adds_jars = settings.backend.value, settings.adds_jars
+    jars = " with delta-spark's jars in the session lakeport builds" if adds_jars else ""
+    if backend != "auto":
+        return f"{backend} (configured in [plugins.delta]){jars}"
     if os.environ.get("DATABRICKS_RUNTIME_VERSION"):
         return "native (auto: Databricks runtime)"
     if os.environ.get("SPARK_REMOTE"):
         return "auto: native if the Spark Connect server has Delta, else embedded"
-    if settings.adds_jars:
+    if adds_jars:
         return "native (auto: [plugins.delta] jars = true puts delta-spark in the session lakeport builds)"
     return "embedded (auto: a local session has no Delta jars); [plugins.delta] jars = true would add them"
 

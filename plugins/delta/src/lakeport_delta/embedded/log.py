@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 LOG_DIR = "_delta_log"
 STAGING_DIR = "_lakeport_staging"
 WRITE_ID_KEY = "lakeport.writeId"
+NATIVE_ADVICE = (
+    'Use the native Delta backend ([plugins.delta] backend = "native", with pip install lakeport-delta[spark]), '
+    "or rewrite the table without the feature."
+)
 HIVE_NULL = "__HIVE_DEFAULT_PARTITION__"
 
 
@@ -89,6 +93,12 @@ def load_table(root: str, *, version: int | None = None, timestamp: Any = None) 
         dt = DeltaTable(root)
     except TableNotFoundError as e:
         raise TableNotFound(f"no Delta table at {root!r}") from e
+    except DeltaError as e:
+        if "unsupported" in str(e).lower():  # delta-rs refuses a protocol or feature it does not know
+            raise UnsupportedTableFeature(
+                f"Delta table {root!r} needs what delta-rs cannot read ({e}); {NATIVE_ADVICE}"
+            ) from e
+        raise LakeportError(f"cannot open Delta table {root!r}: {e}") from e
     if version is not None:
         try:
             dt.load_as_version(int(version))
@@ -105,33 +115,89 @@ def load_table(root: str, *, version: int | None = None, timestamp: Any = None) 
     return dt
 
 
-def unsupported_features(dt: DeltaTable) -> list[str]:
-    """Table features whose data files cannot be read (or written) as plain parquet."""
+#: Reader features whose tables still have plain parquet data files and a log delta-rs replays.
+READABLE_FEATURES = frozenset({"timestampNtz", "vacuumProtocolCheck", "v2Checkpoint"})
+#: Writer features the embedded writer honours (or that ask nothing of a writer of add/remove actions).
+WRITABLE_FEATURES = READABLE_FEATURES | {"appendOnly", "domainMetadata", "clustering"}
+#: Writer features delta-spark lists on upgraded tables whether used or not: refused only where used.
+USE_CHECKED_FEATURES = frozenset({"invariants", "checkConstraints", "generatedColumns", "identityColumns", "changeDataFeed"})
+#: The newest protocol versions the embedded backend knows (3/7 = table features).
+MAX_READER_VERSION, MAX_WRITER_VERSION = 3, 7
+WRITE_OPERATIONS = ("write to", "upsert into", "delete from", "truncate")
+REWRITING_OPERATIONS = ("upsert into", "delete from")
+
+
+def unsupported_features(dt: DeltaTable, operation: str = "read") -> list[str]:
+    """Table features that the embedded backend would misread, or a write ``operation`` silently violate.
+
+    Its readers scan data files as plain parquet, and its writer commits add/remove actions
+    through delta-rs without evaluating the table's constraints, generated or identity
+    columns, row ids or change data files: a table that relies on any of those is refused.
+    """
+    writing = operation in WRITE_OPERATIONS
     features = []
-    config = dt.metadata().configuration or {}
+    config = {k.lower(): str(v).lower() for k, v in (dt.metadata().configuration or {}).items()}
     protocol = dt.protocol()
     reader_features = set(protocol.reader_features or ())
     writer_features = set(protocol.writer_features or ())
-    mode = (config.get("delta.columnMapping.mode") or "none").lower()
+    if protocol.min_reader_version > MAX_READER_VERSION:
+        features.append(f"reader protocol version {protocol.min_reader_version} (newest known: {MAX_READER_VERSION})")
+    if writing and protocol.min_writer_version > MAX_WRITER_VERSION:
+        features.append(f"writer protocol version {protocol.min_writer_version} (newest known: {MAX_WRITER_VERSION})")
+    mode = config.get("delta.columnmapping.mode", "none")
     if mode != "none" or "columnMapping" in reader_features:
         features.append(f"column mapping (delta.columnMapping.mode={mode})")
     if (
         "deletionVectors" in reader_features
         or "deletionVectors" in writer_features
-        or (config.get("delta.enableDeletionVectors") or "").lower() == "true"
+        or config.get("delta.enabledeletionvectors") == "true"
     ):
         features.append("deletion vectors")
+    known = {"columnMapping", "deletionVectors"}
+    features += [f"table feature {name!r}" for name in sorted(reader_features - READABLE_FEATURES - known)]
+    if writing:
+        features += [
+            f"table feature {name!r}"
+            for name in sorted(writer_features - reader_features - WRITABLE_FEATURES - USE_CHECKED_FEATURES - known)
+        ]
+        features += _writer_obligations(dt, config, rewrites=operation in REWRITING_OPERATIONS)
     return features
 
 
+def _writer_obligations(dt: DeltaTable, config: dict[str, str], *, rewrites: bool) -> list[str]:
+    """The rules a table asks its writers to evaluate, found where they are used.
+
+    Legacy protocol versions imply these features without listing them, and table-feature
+    tables may list them unused, so look at their use: constraints in the configuration,
+    generation and identity expressions or invariants in the fields' metadata, and change data
+    feed, whose change files an operation that ``rewrites`` rows (MERGE, DELETE) must write.
+    """
+    found = []
+    constraints = sorted(k.removeprefix("delta.constraints.") for k in config if k.startswith("delta.constraints."))
+    if constraints:
+        found.append(f"CHECK constraints ({', '.join(constraints)})")
+    if rewrites and config.get("delta.enablechangedatafeed") == "true":
+        found.append("change data feed (delta.enableChangeDataFeed=true)")
+    schema = json.loads(dt.schema().to_json())
+    for field in schema.get("fields", []):
+        metadata = field.get("metadata") or {}
+        for key, label in (
+            ("delta.generationExpression", "generated column"),
+            ("delta.identity.start", "identity column"),
+            ("delta.invariants", "invariant on column"),
+        ):
+            if key in metadata:
+                found.append(f"{label} {field['name']!r}")
+    return found
+
+
 def check_supported(dt: DeltaTable, root: str, operation: str) -> None:
-    """Refuse tables whose files would be misread as plain parquet, naming path and feature."""
-    features = unsupported_features(dt)
+    """Refuse tables whose files would be misread as plain parquet, or whose rules a write would skip."""
+    features = unsupported_features(dt, operation)
     if features:
         raise UnsupportedTableFeature(
             f"Delta table {root!r} uses {' and '.join(features)}; the embedded Delta backend "
-            f"cannot {operation} such tables (their data files are not plain parquet). "
-            "Use the native Delta backend, or rewrite the table without the feature."
+            f"cannot {operation} such tables. {NATIVE_ADVICE}"
         )
 
 
