@@ -1,4 +1,4 @@
-"""``lakeport dlt render|graph``: what a pipeline of kind dlt becomes on Databricks, and its shape."""
+"""``lakeport dlt render|graph|run-local|deploy|destroy|bundle``: a pipeline of kind dlt, locally and on Databricks."""
 
 from __future__ import annotations
 
@@ -33,15 +33,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     graph.add_argument("pipeline")
     graph.add_argument("--format", choices=("mermaid", "dot"), default="mermaid")
     add_project_arguments(graph)
+    from lakeport_dlt.deploy.commands import configure as configure_deploy
+
+    configure_deploy(sub)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.dlt_command == "run-local":
         return run_local(args)
+    if args.dlt_command in ("deploy", "destroy", "bundle"):
+        from lakeport_dlt.deploy.commands import run as run_deploy
+
+        return run_deploy(args, out=lambda line: print(line, flush=True))
     project = load_project(args)
     spec = project.pipeline_spec(args.pipeline)
     if spec.kind != "dlt":
         raise ConfigError(f"pipelines.{args.pipeline}: kind is {spec.kind!r}, not \"dlt\"", source=project.source)
+    from lakeport_dlt.graph import pipeline_graph
+
     graph = pipeline_graph(project, spec)
     if args.dlt_command == "render":
         from lakeport_dlt.render import render
@@ -59,15 +68,6 @@ def run(args: argparse.Namespace) -> int:
 
     print(draw(graph, args.format), end="")
     return 0
-
-
-def pipeline_graph(project: Any, spec: Any) -> Any:
-    from lakeport_dlt.graph import build_graph
-
-    graph, problems = build_graph(spec.name, spec.options, project.config.tables, f"pipelines.{spec.name}")
-    if problems:  # the project checked it on load; only a changed file gets here
-        raise ConfigError(problems, source=project.source)
-    return graph
 
 
 def run_local(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ from typing import Any, Iterable, Mapping
 
 import attrs
 
+from lakeport.api import ConfigError
 from lakeport_dlt.spec import Dataset, DatasetKind, DltPipeline
 
 #: kinds whose rows are recomputed from a batch query: a stream cannot read them.
@@ -57,8 +58,18 @@ def flow_target(dataset: Dataset) -> str | None:
 
 
 def check_pipeline(spec: Any, tables: Mapping[str, Any], where: str) -> list[str]:
-    """The pipeline kind's load-time check (``register(..., check=...)``)."""
-    return build_graph(spec.name, spec.options, tables, where)[1]
+    """The pipeline kind's load-time check (``register(..., check=...)``): the graph, then the deploy settings."""
+    from lakeport_dlt.deploy.settings import check
+
+    return build_graph(spec.name, spec.options, tables, where)[1] + check(spec, where)
+
+
+def pipeline_graph(project: Any, spec: Any) -> Graph:
+    """The graph of the project's pipeline ``spec``, for commands (render, deploy, bundle)."""
+    graph, problems = build_graph(spec.name, spec.options, project.config.tables, f"pipelines.{spec.name}")
+    if problems or graph is None:  # the project checked it on load; only a changed file gets here
+        raise ConfigError(problems, source=project.source)
+    return graph
 
 
 def build_graph(name: str, pipeline: DltPipeline, tables: Iterable[str], where: str) -> tuple[Graph | None, list[str]]:

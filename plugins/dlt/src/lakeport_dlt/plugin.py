@@ -19,5 +19,5 @@ def lakeport_register_pipeline_kinds(register: Any) -> None:
 
 @hookimpl
 def lakeport_register_commands(cli: Any) -> None:
-    cli.add_command("dlt", help="declarative pipelines: render for Databricks, show the graph",
+    cli.add_command("dlt", help="declarative pipelines: render, deploy to Databricks, bundle, show the graph",
                     configure="lakeport_dlt.cli:configure", run="lakeport_dlt.cli:run")

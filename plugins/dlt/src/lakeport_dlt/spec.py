@@ -11,6 +11,8 @@ from typing import Mapping
 
 import attrs
 
+from lakeport_dlt.deploy.settings import DeploySettings
+
 
 class DatasetKind(str, enum.Enum):
     #: ``@dlt.table`` over a batch query: recomputed on every update (a materialized view).
@@ -108,3 +110,5 @@ class DltPipeline:
     target_schema: str | None = None
     #: pipeline settings readable with ``spark.conf.get`` in the code.
     configuration: Mapping[str, str] = attrs.field(factory=dict)
+    #: where and how it runs on Databricks (``lakeport dlt deploy``), per environment.
+    deploy: DeploySettings | None = None
