@@ -158,8 +158,8 @@ class CloudFilesOptions:
 
     @classmethod
     def from_options(cls, raw: Mapping[str, Any]) -> CloudFilesOptions:
+        validate(raw)
         options = {str(k).lower(): str(v) for k, v in raw.items()}
-        validate(options)
         path = options.get("path")
         if not path:
             raise AutoloaderOptionError("cloudFiles needs a path: .load(\"/folder\") or option path")
@@ -203,24 +203,27 @@ class CloudFilesOptions:
         )
 
 
-def validate(options: Mapping[str, str]) -> None:
+def validate(raw: Mapping[str, Any]) -> None:
     """Unknown ``cloudFiles.*`` options are errors (unless ``cloudFiles.validateOptions=false``).
 
     Databricks-only options are refused when they would change what the stream reads
     (notifications switched on), else accepted with one warning each.
     """
-    check = _bool(options, "cloudFiles.validateOptions", True)
-    for key, value in options.items():
+    import difflib
+
+    check = _bool({str(k).lower(): str(v) for k, v in raw.items()}, "cloudFiles.validateOptions", True)
+    for spelt, value in raw.items():
+        key = str(spelt).lower()
         if not key.startswith("cloudfiles."):
             continue
         name = _SPELLING.get(key)
         if name is None:
             if check:
-                close = [n for n in _SPELLING.values() if n.lower().replace(".", "") == key.replace(".", "")]
-                hint = f" (did you mean {close[0]}?)" if close else ""
+                close = difflib.get_close_matches(key, list(_SPELLING), n=1)
+                hint = f" (did you mean {_SPELLING[close[0]]}?)" if close else ""
                 raise AutoloaderOptionError(
-                    f"unknown Auto Loader option {key!r}{hint}; set cloudFiles.validateOptions=false to ignore it")
-            log.warning("ignoring unknown Auto Loader option %r (cloudFiles.validateOptions=false)", key)
+                    f"unknown Auto Loader option {spelt!r}{hint}; set cloudFiles.validateOptions=false to ignore it")
+            log.warning("ignoring unknown Auto Loader option %r (cloudFiles.validateOptions=false)", spelt)
             continue
         if name in REFUSED_WHEN_TRUE and str(value).strip().lower() == "true":
             raise AutoloaderOptionError(
