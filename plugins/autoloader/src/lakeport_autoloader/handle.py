@@ -72,6 +72,7 @@ class AutoloaderHandle(Handle):
         schema_location: str | None = None,
         schema: StructType | str | None = None,
         options: Mapping[str, Any] | None = None,
+        _where: str | None = None,
         **common: Any,
     ) -> None:
         from lakeport_autoloader.options import CloudFilesOptions
@@ -82,9 +83,9 @@ class AutoloaderHandle(Handle):
         self.schema_location = str(schema_location) if schema_location is not None else None
         self.options = {str(k): _text(v) for k, v in (options or {}).items()}
         try:
-            CloudFilesOptions.from_options(self.cloud_files_options())
+            CloudFilesOptions.from_options({"path": self.path, **self.cloud_files_options()})
         except ConfigError as exc:
-            raise ConfigError(f"autoloader table {self.table!r}: {exc}") from None
+            raise ConfigError(f"{_where or f'autoloader table {self.table!r}'}: {exc}") from None
 
     @classmethod
     def from_config(cls, project: Project, table: str) -> AutoloaderHandle:
@@ -95,9 +96,9 @@ class AutoloaderHandle(Handle):
                               source=project.source)
         try:
             return cls(path=spec.path, format=opts.format, schema_location=opts.schema_location,
-                       options=opts.options, **common_handle_kwargs(project, table))
+                       options=opts.options, _where=f"tables.{table}", **common_handle_kwargs(project, table))
         except ConfigError as exc:
-            raise ConfigError(f"tables.{table}: {exc}", source=project.source) from None
+            raise ConfigError(str(exc), source=project.source) from None
 
     def describe(self) -> str:
         where = f"; schema at {self.schema_location}" if self.schema_location else ""

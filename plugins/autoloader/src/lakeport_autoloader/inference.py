@@ -6,7 +6,8 @@ STRING, structs and arrays; CSV INT/BIGINT/DOUBLE/BOOLEAN/STRING). JSON fields
 are sorted by name, as Spark's JSON inference sorts them; CSV keeps the header's
 order. Parquet, ORC and Avro use the files' own schemas. Files are merged in
 the order given: fields a later file adds go at the end, conflicting types
-become STRING. Runs in Spark's Python processes: pyspark types only, no session.
+become STRING, names that differ only by case are one column (the first spelling
+seen; the other spellings are rescued). Runs in Spark's Python processes: pyspark types only, no session.
 """
 
 from __future__ import annotations
@@ -95,11 +96,12 @@ def merge(a: DataType, b: DataType) -> DataType:
 
 def merge_structs(a: StructType, b: StructType, sort: bool = False) -> StructType:
     t = _t()
-    fields = {f.name: f for f in a.fields}
+    fields = {f.name.lower(): f for f in a.fields}  # names that differ only by case are one column
     for field in b.fields:
-        seen = fields.get(field.name)
-        fields[field.name] = t.StructField(field.name, merge(seen.dataType, field.dataType) if seen else field.dataType,
-                                           True)
+        seen = fields.get(field.name.lower())
+        name = seen.name if seen else field.name  # the first spelling seen wins; others are rescued
+        fields[name.lower()] = t.StructField(name, merge(seen.dataType, field.dataType) if seen else field.dataType,
+                                             True)
     ordered = sorted(fields.values(), key=lambda f: f.name) if sort else list(fields.values())
     return t.StructType(ordered)
 
@@ -194,7 +196,7 @@ def infer(fmt: str, paths: Iterable[str], typed: bool, format_options: dict[str,
                              t.StructField("length", t.LongType(), True),
                              t.StructField("content", t.BinaryType(), True)])
     schema = t.StructType()
-    for path in paths:
+    for path in paths:  # JSON sorts fields by name, as Spark's inference does
         schema = merge_structs(schema, file_schema(fmt, path, typed, format_options), sort=fmt == "json")
     return no_nulls(schema)  # type: ignore[return-value]
 
