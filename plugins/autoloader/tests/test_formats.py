@@ -6,7 +6,7 @@ import datetime
 import json
 
 import pytest
-from autoloader_files import age, flat, run, write_json, write_text
+from autoloader_files import flat, run, write_json, write_text
 
 AVRO = "org.apache.spark.sql.avro.AvroFileFormat"
 

@@ -75,7 +75,7 @@ def _csv(path: str, options: dict[str, str]) -> Iterator[Any]:
             if len(values) > len(names):
                 yield Malformed(delimiter.join(values), reader.line_num)
                 continue
-            yield {name: (None if value == null_value else value) for name, value in zip(names, values)}
+            yield {name: (None if value == null_value else value) for name, value in zip(names, values, strict=False)}  # short rows: the rest null
 
 
 def _arrow_rows(table: Any) -> Iterator[dict[str, Any]]:

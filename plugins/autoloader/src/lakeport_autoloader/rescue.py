@@ -265,6 +265,6 @@ def to_batch(rows: list[tuple], schema: StructType, order: list[str]) -> Any:
 
     arrow_schema = to_arrow(schema)
     position = {name: i for i, name in enumerate(order)}
-    columns = list(zip(*rows)) if rows else [() for _ in order]
+    columns = list(zip(*rows, strict=True)) if rows else [() for _ in order]
     arrays = [pa.array(list(columns[position[field.name]]), type=field.type) for field in arrow_schema]
     return pa.RecordBatch.from_arrays(arrays, schema=arrow_schema)
