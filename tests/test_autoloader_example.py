@@ -33,7 +33,7 @@ def test_avro_files_stream_into_delta_and_a_new_column_stops_then_arrives(spark,
 
     out = capsys.readouterr().out
     assert "AvroSink: 1 batch, 5 rows in, 5 written, exactly-once" in out
-    assert re.search(r"stream stopped: \[UNKNOWN_FIELD_EXCEPTION.NEW_FIELDS_IN_FILE\] Encountered unknown fields "
+    assert re.search(r"stream stopped: AvroSink: streaming query failed: \[UNKNOWN_FIELD_EXCEPTION.NEW_FIELDS_IN_FILE\] Encountered unknown fields "
                      r"during parsing: \[country\] in file .*\.avro", out)
     assert "AvroSink now has 10 rows; countries [None, None, None, None, None, 'DK', 'SE', 'NO', 'DK', 'SE']" in out
     schemas = example / "spark-warehouse" / "_autoloader" / "orders" / "_schemas"
