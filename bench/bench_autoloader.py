@@ -68,6 +68,32 @@ def trigger(spark: Any, df: Any, checkpoint: Path) -> tuple[float, int]:
     return (float(max(durations)) if durations else 0.0), rows[0]
 
 
+def discover_ms(folder: Path, state: Path, new: int) -> tuple[float, float]:
+    """Finding ``new`` new files among the rest: in a new source process (reads the log), and in one that ran."""
+    from lakeport_autoloader.listing import Lister
+    from lakeport_autoloader.state import FileLog
+
+    shutil.rmtree(state, ignore_errors=True)
+    FileLog(str(state), Lister(str(folder))).discover()  # every file logged once
+    extra = [folder / f"probe-{i}.json" for i in range(new)]
+    for path in extra:
+        path.write_text("{}\n")
+    cold = FileLog(str(state), Lister(str(folder)))
+    started = time.perf_counter()
+    cold.discover()
+    cold_ms = (time.perf_counter() - started) * 1000
+    for path in extra:
+        path.unlink()
+    for i, path in enumerate(extra):
+        path.with_name(f"probe2-{i}.json").write_text("{}\n")
+    started = time.perf_counter()
+    cold.discover()
+    warm_ms = (time.perf_counter() - started) * 1000
+    for path in folder.glob("probe2-*.json"):
+        path.unlink()
+    return cold_ms, warm_ms
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sizes", default="1000,2500,5000,10000")
@@ -99,6 +125,7 @@ def main() -> int:
     print(f"load average before: {os.getloadavg()[0]:.2f}", flush=True)
     next_id = 0
     results: dict[int, dict[str, tuple[float, float]]] = {}
+    listing: dict[int, tuple[float, float]] = {}
     try:
         for size in sizes:
             next_id = land(folder, next_id, size - next_id)  # the already-processed files
@@ -115,6 +142,7 @@ def main() -> int:
                     samples[name].append((ms, time.perf_counter() - started))
             results[size] = {name: (statistics.median(m for m, _ in got), statistics.median(r for _, r in got))
                              for name, got in samples.items()}
+            listing[size] = discover_ms(folder, work / "state-probe", args.new)
             for name, (ms, run_s) in results[size].items():
                 print(f"  {size:>6} files, {name}: trigger {ms:.0f} ms, whole run {run_s:.1f} s", flush=True)
     finally:
@@ -127,6 +155,10 @@ def main() -> int:
         (ours, ours_run), (theirs, theirs_run) = row["lakeport cloudFiles"], row["Spark file source"]
         print(f"{size:>7}  {ours:>11.0f}  {theirs:>9.0f}  {ours / theirs:>6.2f}    {ours_run:>14.2f}  "
               f"{theirs_run:>11.2f}  {ours_run / theirs_run:>6.2f}")
+    print("\nlakeport's part that grows with the folder: finding the new files (FileLog.discover, ms)")
+    print(f"{'files':>7}  {'new process':>11}  {'same process':>12}")
+    for size, (cold, warm) in listing.items():
+        print(f"{size:>7}  {cold:>11.1f}  {warm:>12.2f}")
     first, last = sizes[0], sizes[-1]
     for name in streams:
         (a, a_run), (b, b_run) = results[first][name], results[last][name]

