@@ -158,3 +158,32 @@ def test_malformed_record_without_rescue_column_fails_naming_the_file(cloud_file
         .schema("id BIGINT").load(str(land))
     with pytest.raises(Exception, match=r"malformed record in .*bad.json at line 2"):
         run(df, tmp_path / "cp")
+
+
+def test_a_failed_batch_is_replayed_with_the_same_files_and_a_new_checkpoint_reads_all(cloud_files, tmp_path):
+    land = tmp_path / "land"
+    for i in range(3):
+        age(write_json(land, f"{i}.json", [{"n": i}]), 30 - i)
+    opts = {"cloudFiles.maxFilesPerTrigger": "2"}
+    seen: list[list[str]] = []
+
+    def failing_once(batch, batch_id):
+        rows = sorted(r.n for r in batch.collect())
+        seen.append(rows)
+        if len(seen) == 1:
+            raise RuntimeError("sink down")
+
+    query = stream(cloud_files, land, tmp_path / "schema", **opts).writeStream.foreachBatch(failing_once) \
+        .option("checkpointLocation", str(tmp_path / "cp")).trigger(availableNow=True).start()
+    with pytest.raises(Exception, match="sink down"):
+        query.awaitTermination(120)
+    age(write_json(land, "3.json", [{"n": 3}]), 5)  # lands between the crash and the restart
+    replayed = run(stream(cloud_files, land, tmp_path / "schema", **opts), tmp_path / "cp")
+    assert seen == [["0", "1"]]
+    assert replayed == [[("0", None), ("1", None)], [("2", None), ("3", None)]]
+
+    state = list((tmp_path / "schema" / "_lakeport_autoloader").glob("*/files.jsonl"))
+    assert len(state) == 1 and state[0].read_text().count("\n") == 4
+    fresh = run(stream(cloud_files, land, tmp_path / "schema", **{"cloudFiles.maxFilesPerTrigger": "10"}),
+                tmp_path / "cp-new")
+    assert fresh == [[("0", None), ("1", None), ("2", None), ("3", None)]]
