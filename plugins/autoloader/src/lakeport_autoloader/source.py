@@ -44,8 +44,10 @@ NAME = "cloudFiles"
 #: files of one partition, at most (bytes); a partition holds at least one file.
 PARTITION_BYTES = 64 * 1024 * 1024
 ROWS_PER_BATCH = 8192
-#: where the file log lives when neither lakeport.stateLocation nor cloudFiles.schemaLocation is set.
-DEFAULT_STATE = os.path.join(os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lakeport-autoloader")
+#: where the file log lives when neither lakeport.stateLocation nor cloudFiles.schemaLocation is set
+#: (``$LAKEPORT_AUTOLOADER_STATE`` as Spark's Python workers see it, else the user's cache folder).
+DEFAULT_STATE = os.environ.get("LAKEPORT_AUTOLOADER_STATE") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lakeport-autoloader")
 FIXED_SCHEMA_FORMATS = ("text", "binaryfile")
 
 
