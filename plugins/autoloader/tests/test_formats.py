@@ -137,3 +137,21 @@ def test_no_files_to_infer_from_is_a_clear_error(cloud_files, tmp_path):
     (tmp_path / "land").mkdir()
     with pytest.raises(Exception, match="cannot infer a schema: there are no json files in"):
         load(cloud_files, "json", tmp_path / "land", tmp_path / "s")
+
+
+def test_a_corrupt_file_fails_naming_it_unless_ignore_corrupt_files(cloud_files, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    land = tmp_path / "land"
+    land.mkdir()
+    pq.write_table(pa.table({"id": pa.array([1], pa.int64())}), land / "good.parquet")
+    (land / "bad.parquet").write_bytes(b"not parquet at all")
+
+    def stream(**options):
+        return cloud_files.readStream.format("cloudFiles").option("cloudFiles.format", "parquet") \
+            .options(**options).schema("id BIGINT").load(str(land))
+
+    with pytest.raises(Exception, match=r"cannot read .*bad\.parquet: .*set option ignoreCorruptFiles=true"):
+        run(stream(), tmp_path / "cp1")
+    assert flat(run(stream(ignoreCorruptFiles="true"), tmp_path / "cp2")) == [(1,)]

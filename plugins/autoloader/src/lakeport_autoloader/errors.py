@@ -33,3 +33,11 @@ class MalformedRecordError(LakeportError):
 
 class SchemaInferenceError(LakeportError):
     """No schema could be inferred (no files yet, or no schema location to keep it)."""
+
+
+class CorruptFileError(LakeportError):
+    """A file that cannot be read at all (truncated parquet, not Avro, ...)."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        super().__init__(f"cannot read {path}: {reason}; set option ignoreCorruptFiles=true to skip such files")

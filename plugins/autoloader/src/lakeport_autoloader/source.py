@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - PySpark < 4.2; the handle refuses it (
     ReadAllAvailable = ReadMaxFiles = None  # type: ignore[assignment,misc]
     SupportsTriggerAvailableNow = object  # type: ignore[assignment,misc]
 
-from lakeport_autoloader.errors import NewColumnsError, SchemaInferenceError
+from lakeport_autoloader.errors import CorruptFileError, NewColumnsError, SchemaInferenceError
 from lakeport_autoloader.formats import VALUE_KIND, records
 from lakeport_autoloader.inference import SAMPLE_FILES, apply_hints, file_schema, infer, parse_hints
 from lakeport_autoloader.listing import FileInfo, Lister, list_files
@@ -123,6 +123,7 @@ class ReadPlan:
         self.metadata_column = METADATA_COLUMN if METADATA_COLUMN in names else None
         stops = streaming and self.mode in ("addNewColumns", "failOnNewColumns")
         self.on_new_columns = "stop" if stops else "rescue"
+        self.ignore_corrupt_files = opts.format_options.get("ignorecorruptfiles", "false").lower() == "true"
 
     def builder(self) -> RowBuilder:
         return RowBuilder(self.schema, VALUE_KIND.get(self.opts.format, "typed"), rescue_column=self.rescue_column,
@@ -137,7 +138,13 @@ class ReadPlan:
             if not os.path.exists(info.path):
                 log.warning("Auto Loader: %s was listed but is gone; skipped", info.path)
                 continue
-            rows = builder.rows(records(self.opts.format, info.path, self.opts.format_options), info)
+            try:
+                rows = builder.rows(records(self.opts.format, info.path, self.opts.format_options), info)
+            except (OSError, ValueError, EOFError, UnicodeDecodeError) as exc:  # pyarrow's errors are ValueErrors
+                if not self.ignore_corrupt_files:
+                    raise CorruptFileError(info.path, f"{type(exc).__name__}: {exc}") from None
+                log.warning("Auto Loader: skipping corrupt file %s (%s)", info.path, exc)
+                continue
             if builder.new_columns:
                 self._stop_for_new_columns(info.path, list(builder.new_columns))
             for start in range(0, len(rows), ROWS_PER_BATCH):
