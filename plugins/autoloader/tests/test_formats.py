@@ -86,25 +86,41 @@ def test_text_and_binary_file(cloud_files, tmp_path):
     assert isinstance(modified, datetime.datetime)
 
 
-def test_glob_filter_recursive_lookup_and_metadata(cloud_files, tmp_path):
+def test_subfolders_glob_filter_and_metadata(cloud_files, tmp_path):
     land = tmp_path / "land"
     top = write_json(land, "a.json", [{"n": 1}])
     write_json(land, "skip.txt", [{"n": 2}])
     write_json(land / "2024" / "01", "b.json", [{"n": 3}])
     write_json(land, "_hidden.json", [{"n": 4}])
+    write_json(land / "_temporary", "c.json", [{"n": 5}])
 
-    flat_only = load(cloud_files, "json", land, tmp_path / "s1", pathGlobFilter="*.json")
-    assert flat(run(flat_only, tmp_path / "cp1")) == [("1", None)]
-
-    nested = load(cloud_files, "json", land, tmp_path / "s2", pathGlobFilter="*.{json,jsonl}",
-                  recursiveFileLookup="true", **{"lakeport.includeMetadata": "true"})
-    assert nested.columns == ["n", "_rescued_data", "_metadata"]
-    rows = run(nested.selectExpr("n", "_metadata.file_path", "_metadata.file_name", "_metadata.file_size",
-                                 "_metadata.file_modification_time"), tmp_path / "cp2")
+    df = load(cloud_files, "json", land, tmp_path / "s2", pathGlobFilter="*.{json,jsonl}",
+              **{"lakeport.includeMetadata": "true"})
+    assert df.columns == ["n", "_rescued_data", "_metadata"]
+    rows = run(df.selectExpr("n", "_metadata.file_path", "_metadata.file_name", "_metadata.file_size",
+                             "_metadata.file_modification_time"), tmp_path / "cp2")
     by_n = {r[0]: r for r in flat(rows)}
-    assert sorted(by_n) == ["1", "3"]
+    assert sorted(by_n) == ["1", "3"]  # files in subfolders too, as Auto Loader lists them
     assert by_n["1"][1:4] == (f"file:{top}", "a.json", top.stat().st_size)
     assert abs(by_n["1"][4].timestamp() - top.stat().st_mtime) < 1
+
+
+def test_partition_columns_from_key_value_folders(cloud_files, tmp_path):
+    land = tmp_path / "land"
+    write_json(land / "day=2024-01-02" / "region=eu", "a.json", [{"n": 1}])
+    write_json(land / "day=oops" / "region=us", "b.json", [{"n": 2}])
+    options = {"cloudFiles.partitionColumns": "day,region", "cloudFiles.schemaHints": "day date"}
+    df = load(cloud_files, "json", land, tmp_path / "s", **options)
+    assert [(f.name, f.dataType.simpleString()) for f in df.schema.fields] == [
+        ("n", "string"), ("day", "date"), ("region", "string"), ("_rescued_data", "string")]
+    rows = {r[0]: r for r in flat(run(df, tmp_path / "cp"))}
+    assert rows["1"] == ("1", datetime.date(2024, 1, 2), "eu", None)
+    assert rows["2"][1:3] == (None, "us")
+    assert json.loads(rows["2"][3])["day"] == "oops"
+
+    off = load(cloud_files, "json", land, tmp_path / "s2", recursiveFileLookup="true",
+               **{"cloudFiles.partitionColumns": "day"})
+    assert off.columns == ["n", "_rescued_data"]
 
 
 def test_batch_read_uses_the_same_schema_logic(cloud_files, tmp_path):

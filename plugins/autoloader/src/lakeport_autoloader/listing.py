@@ -1,4 +1,4 @@
-"""Listing the input folder: hidden files skipped, ``pathGlobFilter``, ``recursiveFileLookup``.
+"""Listing the input folder, subfolders included (as Auto Loader lists), hidden files skipped, ``pathGlobFilter``.
 
 A trigger's listing cost is what grows with the folder, so directories are cached
 by modification time: a directory whose mtime has not changed since it was listed
@@ -58,8 +58,8 @@ class _Dir(NamedTuple):
 class Lister:
     """Lists one folder again and again, cheaply."""
 
-    def __init__(self, root: str, *, glob: str | None = None, recursive: bool = False) -> None:
-        self.root = root.removeprefix("file:") if root.startswith("file:/") else root
+    def __init__(self, root: str, *, glob: str | None = None, recursive: bool = True) -> None:
+        self.root = local_path(root)
         self.match = glob_matcher(glob)
         self.recursive = recursive
         self._cache: dict[str, _Dir] = {}
@@ -102,6 +102,24 @@ class Lister:
         return listed
 
 
+def local_path(root: str) -> str:
+    return root.removeprefix("file:") if root.startswith("file:/") else root
+
+
+def partition_values(root: str, path: str) -> dict[str, str | None]:
+    """``key=value`` folders between ``root`` and the file (Hive style), unescaped as Spark does."""
+    from urllib.parse import unquote
+
+    relative = os.path.relpath(os.path.dirname(path), local_path(root))
+    values: dict[str, str | None] = {}
+    for part in relative.split(os.sep):
+        key, sep, value = part.partition("=")
+        if sep and key:
+            text = unquote(value)
+            values[unquote(key)] = None if text == "__HIVE_DEFAULT_PARTITION__" else text
+    return values
+
+
 def stat(path: str) -> FileInfo | None:
     try:
         info = os.stat(path)
@@ -110,7 +128,7 @@ def stat(path: str) -> FileInfo | None:
     return FileInfo(path, info.st_size, info.st_mtime_ns // 1_000_000)
 
 
-def list_files(root: str, *, glob: str | None = None, recursive: bool = False) -> list[FileInfo]:
+def list_files(root: str, *, glob: str | None = None, recursive: bool = True) -> list[FileInfo]:
     """Every data file now, oldest first: what a batch read and schema inference see."""
     found = [info for path in Lister(root, glob=glob, recursive=recursive).names() if (info := stat(path))]
     return sorted(found, key=lambda f: (f.mtime_ms, f.path))

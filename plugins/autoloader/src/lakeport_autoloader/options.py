@@ -35,6 +35,7 @@ SUPPORTED = (
     "cloudFiles.maxFilesPerTrigger",
     "cloudFiles.maxBytesPerTrigger",
     "cloudFiles.maxFileAge",
+    "cloudFiles.partitionColumns",
     "cloudFiles.validateOptions",
 )
 #: options that configure Databricks' file-notification services or its cloud accounts: they only
@@ -50,7 +51,6 @@ DATABRICKS_ONLY = (
     "cloudFiles.fetchParallelism",
     "cloudFiles.pathRewrites",
     "cloudFiles.resourceTag",
-    "cloudFiles.partitionColumns",
     "cloudFiles.cleanSource",
     "cloudFiles.cleanSource.retentionDuration",
     "cloudFiles.cleanSource.moveDestination",
@@ -148,7 +148,10 @@ class CloudFilesOptions:
     max_bytes_per_trigger: int | None = None
     max_file_age_seconds: float | None = None
     path_glob_filter: str | None = None
+    #: true: no partition columns from ``key=value`` folders (files in subfolders are read either way).
     recursive_file_lookup: bool = False
+    #: cloudFiles.partitionColumns: ``key=value`` folder names that become columns.
+    partition_columns: tuple[str, ...] = ()
     rescued_data_column: str | None = None
     reader_case_sensitive: bool = True
     state_location: str | None = None
@@ -195,6 +198,8 @@ class CloudFilesOptions:
             max_file_age_seconds=parse_duration(max_age) if max_age is not None else None,
             path_glob_filter=options.get("pathglobfilter"),
             recursive_file_lookup=_bool(options, "recursiveFileLookup", False),
+            partition_columns=tuple(c.strip() for c in options.get("cloudfiles.partitioncolumns", "").split(",")
+                                    if c.strip()),
             rescued_data_column=options.get("rescueddatacolumn"),
             reader_case_sensitive=_bool(options, "readerCaseSensitive", True),
             state_location=options.get(STATE_LOCATION.lower()),

@@ -193,7 +193,8 @@ class RowBuilder:
     """
 
     def __init__(self, schema: StructType, kind: str, *, rescue_column: str | None, metadata_column: str | None,
-                 case_sensitive: bool = True, on_new_columns: str = "rescue") -> None:
+                 case_sensitive: bool = True, on_new_columns: str = "rescue", root: str = "",
+                 partition_columns: tuple[str, ...] = ()) -> None:
         self.schema = schema
         self.rescue_column = rescue_column
         self.metadata_column = metadata_column
@@ -205,6 +206,27 @@ class RowBuilder:
         self.lower = {f.name.lower(): f.name for f in self.data_fields}
         self.convert = [converter(f.dataType, kind) for f in self.data_fields]
         self.new_columns: dict[str, None] = {}
+        self.root = root
+        #: partition column -> (its index, a converter from the folder name's text)
+        self.partitions = {name: (self.index[name], converter(self.data_fields[self.index[name]].dataType, "csv"))
+                           for name in partition_columns if name in self.index}
+
+    def _partition_values(self, info: FileInfo) -> tuple[list[tuple[int, Any]], dict[str, Any]]:
+        """The file's partition columns (index, value), and folder values that do not fit their type."""
+        if not self.partitions:
+            return [], {}
+        from lakeport_autoloader.listing import partition_values
+
+        values, rescued = [], {}
+        for name, text in partition_values(self.root, info.path).items():
+            if name not in self.partitions or text is None:
+                continue
+            index, convert = self.partitions[name]
+            try:
+                values.append((index, convert(text)))
+            except Mismatch:
+                rescued[name] = text
+        return values, rescued
 
     def rows(self, records: Any, info: FileInfo) -> list[tuple]:
         out = []
@@ -212,9 +234,10 @@ class RowBuilder:
         metadata = {"file_path": file_path, "file_name": os.path.basename(info.path), "file_size": info.size,
                     "file_modification_time": datetime.datetime.fromtimestamp(info.mtime_ms / 1000, tz=_UTC)}
         width = len(self.data_fields)
+        from_folders, folder_rescued = self._partition_values(info)
         for record in records:
             values: list[Any] = [None] * width
-            rescued: dict[str, Any] = {}
+            rescued: dict[str, Any] = dict(folder_rescued)
             if isinstance(record, Malformed):
                 if self.rescue_column is None:
                     raise MalformedRecordError(info.path, record.line, record.text)
@@ -237,6 +260,8 @@ class RowBuilder:
                         self.new_columns.setdefault(key)
                     elif value is not None:
                         rescued[key] = value
+            for index, value in from_folders:  # a folder's value wins over a field of the same name
+                values[index] = value
             row = values
             if self.rescue_column is not None:
                 row = row + [json.dumps({**rescued, "_file_path": file_path}, default=str) if rescued else None]

@@ -79,14 +79,25 @@ def data_schema(opts: CloudFilesOptions) -> StructType:
     stored = store.latest()
     if stored is not None:
         return stored
-    files = list_files(opts.path, glob=opts.path_glob_filter, recursive=opts.recursive_file_lookup)[:SAMPLE_FILES]
+    files = list_files(opts.path, glob=opts.path_glob_filter)[:SAMPLE_FILES]
     if not files:
         raise SchemaInferenceError(
             f"cannot infer a schema: there are no {opts.format} files in {opts.path} yet; add files or give a schema")
-    schema = apply_hints(infer(opts.format, [f.path for f in files], opts.infer_column_types, opts.format_options),
-                         _hints(opts))
+    found = infer(opts.format, [f.path for f in files], opts.infer_column_types, opts.format_options)
+    known = {f.name.lower() for f in found.fields}
+    partitions = [StructField(c, StringType()) for c in partition_columns(opts) if c.lower() not in known]
+    schema = apply_hints(StructType([*found.fields, *partitions]), _hints(opts))
     log.info("inferred the schema of %s from %d files: %s", opts.path, len(files), schema.simpleString())
     return store.initial(schema)
+
+
+def partition_columns(opts: CloudFilesOptions) -> tuple[str, ...]:
+    """cloudFiles.partitionColumns, unless recursiveFileLookup switches partition columns off (as in Spark)."""
+    if opts.partition_columns and opts.recursive_file_lookup:
+        log.warning("Auto Loader on %s: recursiveFileLookup=true: cloudFiles.partitionColumns %s are not read",
+                    opts.path, ", ".join(opts.partition_columns))
+        return ()
+    return opts.partition_columns
 
 
 def inferred_schema(opts: CloudFilesOptions) -> StructType:
@@ -128,7 +139,8 @@ class ReadPlan:
     def builder(self) -> RowBuilder:
         return RowBuilder(self.schema, VALUE_KIND.get(self.opts.format, "typed"), rescue_column=self.rescue_column,
                           metadata_column=self.metadata_column, case_sensitive=self.opts.reader_case_sensitive,
-                          on_new_columns=self.on_new_columns)
+                          on_new_columns=self.on_new_columns, root=self.opts.path,
+                          partition_columns=partition_columns(self.opts))
 
     def read(self, files: list[FileInfo]) -> Iterator[Any]:
         """Arrow batches of the files' rows; stops the stream at a file with new columns."""
@@ -189,8 +201,8 @@ def file_log(opts: CloudFilesOptions) -> FileLog:
         log.info("Auto Loader on %s: no cloudFiles.schemaLocation or lakeport.stateLocation; the file log is kept "
                  "under %s", opts.path, base)
     key = (os.path.abspath(opts.path.removeprefix("file:")), opts.format, opts.path_glob_filter or "",
-           str(opts.recursive_file_lookup), str(opts.allow_overwrites))
-    lister = Lister(opts.path, glob=opts.path_glob_filter, recursive=opts.recursive_file_lookup)
+           str(opts.allow_overwrites))
+    lister = Lister(opts.path, glob=opts.path_glob_filter)
     return FileLog(state_directory(base, key), lister, allow_overwrites=opts.allow_overwrites,
                    max_file_age_seconds=opts.max_file_age_seconds)
 
@@ -256,7 +268,7 @@ class CloudFilesBatchReader(DataSourceReader):
 
     def partitions(self) -> list[InputPartition]:
         opts = self.plan.opts
-        return partitioned(list_files(opts.path, glob=opts.path_glob_filter, recursive=opts.recursive_file_lookup))
+        return partitioned(list_files(opts.path, glob=opts.path_glob_filter))
 
     def read(self, partition: InputPartition) -> Iterator[Any]:
         assert isinstance(partition, FilesPartition)
