@@ -187,3 +187,11 @@ def test_a_failed_batch_is_replayed_with_the_same_files_and_a_new_checkpoint_rea
     fresh = run(stream(cloud_files, land, tmp_path / "schema", **{"cloudFiles.maxFilesPerTrigger": "10"}),
                 tmp_path / "cp-new")
     assert fresh == [[("0", None), ("1", None), ("2", None), ("3", None)]]
+
+
+def test_parser_mode_failfast_and_dropmalformed(cloud_files, tmp_path):
+    land = tmp_path / "land"
+    write_json(land, "1.json", [{"id": 1}, "{broken"])
+    with pytest.raises(Exception, match=r"malformed record in .*1.json at line 2: '\{broken'"):
+        run(stream(cloud_files, land, tmp_path / "s1", mode="FAILFAST"), tmp_path / "cp1")
+    assert flat(run(stream(cloud_files, land, tmp_path / "s2", mode="DROPMALFORMED"), tmp_path / "cp2")) == [("1", None)]

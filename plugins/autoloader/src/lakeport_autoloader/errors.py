@@ -27,8 +27,8 @@ class MalformedRecordError(LakeportError):
 
     def __init__(self, path: str, line: int, text: str) -> None:
         self.path, self.line = path, line
-        super().__init__(f"malformed record in {path} at line {line}: {text[:200]!r}; set option "
-                         "rescuedDataColumn (or let Auto Loader infer the schema) to keep such records")
+        super().__init__(f"malformed record in {path} at line {line}: {text[:200]!r}; to keep such records set "
+                         "option rescuedDataColumn (or let Auto Loader infer the schema) and mode PERMISSIVE")
 
 
 class SchemaInferenceError(LakeportError):

@@ -194,7 +194,7 @@ class RowBuilder:
 
     def __init__(self, schema: StructType, kind: str, *, rescue_column: str | None, metadata_column: str | None,
                  case_sensitive: bool = True, on_new_columns: str = "rescue", root: str = "",
-                 partition_columns: tuple[str, ...] = ()) -> None:
+                 partition_columns: tuple[str, ...] = (), malformed: str = "permissive") -> None:
         self.schema = schema
         self.rescue_column = rescue_column
         self.metadata_column = metadata_column
@@ -207,6 +207,9 @@ class RowBuilder:
         self.convert = [converter(f.dataType, kind) for f in self.data_fields]
         self.new_columns: dict[str, None] = {}
         self.root = root
+        #: the parser ``mode``: permissive keeps a malformed record (rescued), failfast fails, dropmalformed drops.
+        self.malformed = malformed.lower()
+        self.dropped = 0
         #: partition column -> (its index, a converter from the folder name's text)
         self.partitions = {name: (self.index[name], converter(self.data_fields[self.index[name]].dataType, "csv"))
                            for name in partition_columns if name in self.index}
@@ -239,7 +242,10 @@ class RowBuilder:
             values: list[Any] = [None] * width
             rescued: dict[str, Any] = dict(folder_rescued)
             if isinstance(record, Malformed):
-                if self.rescue_column is None:
+                if self.malformed == "dropmalformed":
+                    self.dropped += 1
+                    continue
+                if self.rescue_column is None or self.malformed == "failfast":
                     raise MalformedRecordError(info.path, record.line, record.text)
                 rescued["_corrupt_record"] = record.text
             else:

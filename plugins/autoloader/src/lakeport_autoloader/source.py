@@ -140,7 +140,8 @@ class ReadPlan:
         return RowBuilder(self.schema, VALUE_KIND.get(self.opts.format, "typed"), rescue_column=self.rescue_column,
                           metadata_column=self.metadata_column, case_sensitive=self.opts.reader_case_sensitive,
                           on_new_columns=self.on_new_columns, root=self.opts.path,
-                          partition_columns=partition_columns(self.opts))
+                          partition_columns=partition_columns(self.opts),
+                          malformed=self.opts.format_options.get("mode", "permissive"))
 
     def read(self, files: list[FileInfo]) -> Iterator[Any]:
         """Arrow batches of the files' rows; stops the stream at a file with new columns."""
@@ -159,6 +160,10 @@ class ReadPlan:
                 continue
             if builder.new_columns:
                 self._stop_for_new_columns(info.path, list(builder.new_columns))
+            if builder.dropped:
+                log.warning("Auto Loader: dropped %d malformed records of %s (mode DROPMALFORMED)", builder.dropped,
+                            info.path)
+                builder.dropped = 0
             for start in range(0, len(rows), ROWS_PER_BATCH):
                 yield to_batch(rows[start:start + ROWS_PER_BATCH], self.schema, order)
 
