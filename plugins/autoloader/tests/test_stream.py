@@ -195,3 +195,15 @@ def test_parser_mode_failfast_and_dropmalformed(cloud_files, tmp_path):
     with pytest.raises(Exception, match=r"malformed record in .*1.json at line 2: '\{broken'"):
         run(stream(cloud_files, land, tmp_path / "s1", mode="FAILFAST"), tmp_path / "cp1")
     assert flat(run(stream(cloud_files, land, tmp_path / "s2", mode="DROPMALFORMED"), tmp_path / "cp2")) == [("1", None)]
+
+
+def test_mode_none_ignores_new_columns_and_has_no_rescued_column(cloud_files, tmp_path):
+    land = tmp_path / "land"
+    age(write_json(land, "1.json", [{"id": 1}]), 30)
+    opts = {"cloudFiles.schemaEvolutionMode": "none"}
+    df = stream(cloud_files, land, tmp_path / "schema", **opts)
+    assert df.columns == ["id"]
+    run(df, tmp_path / "cp")
+    write_json(land, "2.json", [{"id": 2, "color": "red"}])
+    assert flat(run(stream(cloud_files, land, tmp_path / "schema", **opts), tmp_path / "cp")) == [("2",)]
+    assert stream(cloud_files, land, tmp_path / "schema", **opts).columns == ["id"]
