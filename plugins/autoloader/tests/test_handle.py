@@ -124,3 +124,16 @@ def test_on_databricks_it_is_cloud_files_with_the_options_unchanged(monkeypatch,
 class NoHooks:
     def after_read(self, context):
         pass
+
+
+def test_declared_schema_gets_the_rescued_and_metadata_columns_asked_for(cloud_files, tmp_path):
+    land = tmp_path / "land"
+    path = write_json(land, "a.json", [{"id": 1, "more": True}])
+    handle = AutoloaderHandle(path=str(land), format="json", schema="id BIGINT",
+                              options={"rescuedDataColumn": "_rescued", "cloudFiles.schemaEvolutionMode": "rescue",
+                                       "lakeport.includeMetadata": True})
+    df = handle.read_stream()
+    assert df.columns == ["id", "_rescued", "_metadata"]
+    ((ident, rescued, metadata),) = flat(run(df, tmp_path / "cp"))
+    assert (ident, json.loads(rescued)) == (1, {"more": True, "_file_path": f"file:{path}"})
+    assert metadata["file_name"] == "a.json"

@@ -117,15 +117,20 @@ class AutoloaderHandle(Handle):
         return options
 
     def _given_schema(self, options: Mapping[str, str]) -> StructType | None:
-        """The declared schema, plus the rescued-data column when ``rescuedDataColumn`` names one it lacks."""
+        """The declared schema, plus the rescued-data column (``rescuedDataColumn``) and ``_metadata`` if asked for."""
         from pyspark.sql.types import StringType, StructField, StructType
 
         declared = self.declared_struct()
         if declared is None:
             return None
-        rescue = next((v for k, v in options.items() if k.lower() == "rescueddatacolumn"), None)
+        lowered = {k.lower(): v for k, v in options.items()}
+        rescue = lowered.get("rescueddatacolumn")
         if rescue and rescue not in declared.fieldNames():
             declared = StructType([*declared.fields, StructField(rescue, StringType())])
+        if lowered.get("lakeport.includemetadata", "").lower() == "true" and "_metadata" not in declared.fieldNames():
+            from lakeport_autoloader.options import metadata_type
+
+            declared = StructType([*declared.fields, StructField("_metadata", metadata_type())])
         return declared
 
     def _reader(self, spark: SparkSession, reader: Any, options: Mapping[str, str]) -> Any:

@@ -82,6 +82,14 @@ INCLUDE_METADATA = "lakeport.includeMetadata"
 _SPELLING = {name.lower(): name for name in (*SUPPORTED, *DATABRICKS_ONLY)}
 
 
+def metadata_type() -> Any:
+    """The ``_metadata`` column's type (a StructType), as Databricks has it."""
+    from pyspark.sql.types import LongType, StringType, StructField, StructType, TimestampType
+
+    return StructType([StructField("file_path", StringType()), StructField("file_name", StringType()),
+                       StructField("file_size", LongType()), StructField("file_modification_time", TimestampType())])
+
+
 class AutoloaderOptionError(ConfigError):
     """Options Auto Loader would refuse; the message names the option."""
 

@@ -33,6 +33,7 @@ from lakeport_autoloader.options import (
     RESCUED_COLUMN,
     AutoloaderOptionError,
     CloudFilesOptions,
+    metadata_type,
 )
 from lakeport_autoloader.rescue import RowBuilder, to_batch
 from lakeport_autoloader.schema_store import SchemaStore
@@ -49,13 +50,6 @@ ROWS_PER_BATCH = 8192
 DEFAULT_STATE = os.environ.get("LAKEPORT_AUTOLOADER_STATE") or os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "lakeport-autoloader")
 FIXED_SCHEMA_FORMATS = ("text", "binaryfile")
-
-
-def metadata_type() -> StructType:
-    from pyspark.sql.types import LongType, TimestampType
-
-    return StructType([StructField("file_path", StringType()), StructField("file_name", StringType()),
-                       StructField("file_size", LongType()), StructField("file_modification_time", TimestampType())])
 
 
 def _hints(opts: CloudFilesOptions) -> list:
