@@ -116,18 +116,17 @@ def converter(dt: DataType, kind: str) -> Callable[[Any], Any]:
         return floating
     if isinstance(dt, t.DecimalType):
         def dec(v: Any) -> decimal.Decimal:
-            if isinstance(v, bool):
+            if kind == "csv" and isinstance(v, str):
+                try:
+                    v = decimal.Decimal(v.strip())
+                except decimal.InvalidOperation:
+                    raise Mismatch from None
+            if isinstance(v, bool) or not isinstance(v, (int, decimal.Decimal)):
                 raise Mismatch
-            try:
-                number = decimal.Decimal(v.strip() if kind == "csv" and isinstance(v, str) else v) \
-                    if isinstance(v, (int, decimal.Decimal)) or (kind == "csv" and isinstance(v, str)) else None
-            except decimal.InvalidOperation:
-                raise Mismatch from None
-            if number is None:
-                raise Mismatch
+            number = decimal.Decimal(v)
             quantized = number.quantize(decimal.Decimal(1).scaleb(-dt.scale))
             if quantized != number or len(quantized.as_tuple().digits) > dt.precision:
-                raise Mismatch
+                raise Mismatch  # would lose digits: rescued, not rounded
             return quantized
 
         return dec
