@@ -122,9 +122,9 @@ class ReadPlan:
                     "use rescue, failOnNewColumns or none, or let Auto Loader infer the schema")
         rescue = opts.rescued_data_column or RESCUED_COLUMN
         self.rescue_column = rescue if rescue in names and opts.format not in FIXED_SCHEMA_FORMATS else None
-        if opts.rescued_data_column and self.rescue_column is None and not inferred:
-            log.warning("rescuedDataColumn %r is not in the given schema: add it (STRING) to keep rescued data",
-                        opts.rescued_data_column)
+        if (opts.rescued_data_column or self.mode == "rescue") and self.rescue_column is None and not inferred:
+            log.warning("Auto Loader on %s: column %r is not in the given schema: add it (STRING) to keep rescued "
+                        "data; without it, what does not fit is dropped", opts.path, rescue)
         self.metadata_column = METADATA_COLUMN if METADATA_COLUMN in names else None
         stops = streaming and self.mode in ("addNewColumns", "failOnNewColumns")
         self.on_new_columns = "stop" if stops else "rescue"
