@@ -22,6 +22,7 @@ class FirstPartyPlugin(NamedTuple):
 FIRST_PARTY_PLUGINS: tuple[FirstPartyPlugin, ...] = (
     FirstPartyPlugin("delta", "lakeport-delta", kinds=("delta",)),
     FirstPartyPlugin("queue", "lakeport-queue", kinds=("queue",)),
+    FirstPartyPlugin("autoloader", "lakeport-autoloader", kinds=("autoloader",)),
     FirstPartyPlugin("dlt", "lakeport-dlt", pipeline_kinds=("dlt",)),
     FirstPartyPlugin(
         "foreachbatch", "lakeport-foreachbatch",

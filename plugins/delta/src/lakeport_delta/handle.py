@@ -37,6 +37,8 @@ class DeltaOptions:
     skip_change_commits: bool = False
     max_files_per_trigger: int | None = None
     sequence_by: str | None = None
+    #: appends and overwrites add the data's new columns to the table (Delta's ``mergeSchema``).
+    merge_schema: bool = False
 
 
 def name_to_path(name: str, warehouse: str) -> str:
@@ -72,6 +74,7 @@ class DeltaHandle(Handle):
         skip_change_commits: bool = False,
         max_files_per_trigger: int | None = None,
         sequence_by: str | None = None,
+        merge_schema: bool = False,
         comment: str | None = None,
         **common: Any,
     ) -> None:
@@ -90,6 +93,7 @@ class DeltaHandle(Handle):
         self.skip_change_commits = skip_change_commits
         self.max_files_per_trigger = max_files_per_trigger
         self.sequence_by = sequence_by
+        self.merge_schema = merge_schema
         #: the table's description in its Delta metadata, set when the table is created.
         self.comment = comment
         self._backend: str | None = None
@@ -187,7 +191,8 @@ class DeltaHandle(Handle):
         self, df: DataFrame, merge_schema: bool = False, txn: tuple[str, int] | None = None,
         rule_mask: RuleMask | None = None,
     ) -> WriteResult:
-        outcome = self._ops().write(df, mode="append", partition_by=self.partition_by, merge_schema=merge_schema,
+        outcome = self._ops().write(df, mode="append", partition_by=self.partition_by,
+                                    merge_schema=merge_schema or self.merge_schema,
                                     txn=txn, properties=self.properties, **self._mask_option(rule_mask))
         return self._result("append", outcome, getattr(outcome, "num_rows", None))
 
@@ -195,7 +200,8 @@ class DeltaHandle(Handle):
         self, df: DataFrame, merge_schema: bool = False, overwrite_schema: bool = False, txn: tuple[str, int] | None = None,
         rule_mask: RuleMask | None = None,
     ) -> WriteResult:
-        outcome = self._ops().write(df, mode="overwrite", partition_by=self.partition_by, merge_schema=merge_schema,
+        outcome = self._ops().write(df, mode="overwrite", partition_by=self.partition_by,
+                                    merge_schema=merge_schema or self.merge_schema,
                                     overwrite_schema=overwrite_schema, txn=txn, properties=self.properties,
                                     **self._mask_option(rule_mask))
         return self._result("overwrite", outcome, getattr(outcome, "num_rows", None))

@@ -492,6 +492,14 @@ def dedupe(df: DataFrame, keys: Iterable[str], sequence_by: str | None = None) -
     )
 
 
+#: a lakeport error raised in one of Spark's Python workers, as Spark's error text quotes it.
+_WORKER_ERROR = re.compile(r"^lakeport\w*(?:\.\w+)*\.\w+: (.+)$", re.MULTILINE)
+
+
 def _first_line(exc: BaseException) -> str:
+    """The error's first line, or the message of a lakeport error a Python worker raised (a source's)."""
     text = str(exc).strip()
+    raised = _WORKER_ERROR.findall(text)
+    if raised:
+        return raised[-1]
     return text.splitlines()[0] if text else type(exc).__name__
