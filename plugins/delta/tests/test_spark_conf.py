@@ -24,6 +24,7 @@ def test_conf_names_the_jar_of_the_installed_pyspark_and_delta_spark():
     assert conf["spark.jars.packages"].startswith(f"io.delta:delta-spark_{major_minor}_2.13:4.4.")
     assert conf["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
     assert conf["spark.sql.catalog.spark_catalog"] == "org.apache.spark.sql.delta.catalog.DeltaCatalog"
+    assert int(conf["spark.databricks.delta.snapshotPartitions"]) >= 2  # one per core, not Delta's 50
     assert version("delta-spark").startswith("4.4.")
     # PyPI's 4.4.1 has no jar on Maven Central: its line's published jar is used
     assert delta_coordinate("4.4.1", "4.2.0") == "io.delta:delta-spark_4.2_2.13:4.4.0"
