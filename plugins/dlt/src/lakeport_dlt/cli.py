@@ -20,6 +20,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     render.add_argument("--api", choices=("dlt", "pipelines"), default="dlt",
                         help="import dlt (default) or from pyspark import pipelines as dp")
     render.add_argument("-o", "--output", default=None, help="folder to write <pipeline>.py into (default: print it)")
+    render.add_argument("--spec", action="store_true",
+                        help="with --api pipelines -o DIR: also write DIR/spark-pipeline.yml for `spark-pipelines run`")
     add_project_arguments(render)
     local = sub.add_parser("run-local", help="run a dlt pipeline, or unchanged `import dlt` code, on the local lake")
     local.add_argument("target", help="a [pipelines.<name>] entry of kind dlt, or a .py file of pipeline code")
@@ -55,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
     if args.dlt_command == "render":
         from lakeport_dlt.render import render
 
+        if args.spec and (args.api != "pipelines" or args.output is None):
+            raise ConfigError("render --spec: spark-pipelines runs `from pyspark import pipelines as dp` source from a file; "
+                              "add --api pipelines -o DIR")
         source = render(graph, spec.options, api=args.api, project_file=Path(project.source).name)
         if args.output is None:
             print(source, end="")
@@ -63,11 +68,27 @@ def run(args: argparse.Namespace) -> int:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(source)
             print(f"wrote {target}")
+            if args.spec:
+                print(f"wrote {_write_spark_pipelines_spec(project, spec, target, args.env)}")
         return 0
     from lakeport_dlt.draw import draw
 
     print(draw(graph, args.format), end="")
     return 0
+
+
+def _write_spark_pipelines_spec(project: Any, spec: Any, source: Path, env: str | None) -> Path:
+    """``spark-pipeline.yml`` beside the rendered source; checkpoints under the project's warehouse."""
+    from lakeport_dlt.spark_pipelines import SPEC_FILE, spec_text
+
+    configuration = {"lakeport.project_file": str(Path(project.source).resolve())}
+    if env:
+        configuration["lakeport.env"] = env
+    text = spec_text(spec.name, source.name, storage=Path(project.warehouse) / "_spark_pipelines" / spec.name,
+                     configuration=configuration)
+    target = source.parent / SPEC_FILE
+    target.write_text(text)
+    return target
 
 
 def run_local(args: argparse.Namespace) -> int:
