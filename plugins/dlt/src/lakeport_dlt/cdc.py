@@ -33,6 +33,11 @@ _SEQ, _DELETE, _TRUNCATE = "__lakeport_sequence", "__lakeport_delete", "__lakepo
 START_AT, END_AT = "__START_AT", "__END_AT"
 
 
+def history_table(target: str) -> str:
+    """The Delta table beside ``target`` that keeps its flows' change rows (reset with the target)."""
+    return f"_apply_changes_history_{target}"
+
+
 def apply_changes(lake: LocalLake, changes: DataFrame, spec: ApplyChanges, *, flow: str, report: FlowReport,
                   expectations: Iterable[dict[str, str]] = (), conditions: dict[str, Any] | None = None) -> None:
     """Stream ``changes`` into the history, recomputing ``spec.target`` after each batch.
@@ -49,7 +54,7 @@ def apply_changes(lake: LocalLake, changes: DataFrame, spec: ApplyChanges, *, fl
             f"(it has {', '.join(changes.columns)})"
         )
     marked = _mark(changes, spec, conditions or {})
-    history = lake.handle(f"_apply_changes_history_{spec.target}", expectations=expectations)
+    history = lake.handle(history_table(spec.target), expectations=expectations)
     target = lake.handle(spec.target)
 
     def recompute(_written: Any) -> None:

@@ -25,7 +25,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     add_project_arguments(render)
     local = sub.add_parser("run-local", help="run a dlt pipeline, or unchanged `import dlt` code, on the local lake")
     local.add_argument("target", help="a [pipelines.<name>] entry of kind dlt, or a .py file of pipeline code")
-    local.add_argument("--full-refresh", action="store_true", help="start every dataset and checkpoint empty")
+    local.add_argument("--full-refresh", nargs="?", const="", default=None, metavar="DATASETS",
+                       help="start every dataset and checkpoint empty; or only DATASETS (comma-separated) and their flows'")
     local.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
                        help="a pipeline setting the code reads with spark.conf.get (repeatable)")
     local.add_argument("--warehouse", default=None, help="where the Delta tables land (default: the project's warehouse)")
@@ -105,7 +106,8 @@ def run_local(args: argparse.Namespace) -> int:
         _use_warehouse(project, args.warehouse)
         from lakeport_dlt.emulation import CodeRun
 
-        pipeline_run: Any = CodeRun(project, code, schema=args.schema, conf=conf, full_refresh=args.full_refresh)
+        pipeline_run: Any = CodeRun(project, code, schema=args.schema, conf=conf, full_refresh=args.full_refresh is not None,
+                                    refresh_datasets=_names(args.full_refresh))
     else:
         project = load_project(args)
         _use_warehouse(project, args.warehouse)
@@ -114,13 +116,25 @@ def run_local(args: argparse.Namespace) -> int:
             raise ConfigError(f"pipelines.{args.target}: kind is {spec.kind!r}, not \"dlt\"", source=project.source)
         from lakeport_dlt.run import DltRun
 
-        pipeline_run = DltRun(project, spec, full_refresh=args.full_refresh, conf=conf)
+        pipeline_run = DltRun(project, spec, full_refresh=args.full_refresh is not None,
+                              refresh_datasets=_names(args.full_refresh), conf=conf)
+    from lakeport_dlt.lake import FlowReport, summary_table
+
     try:
         pipeline_run.execute()
     finally:
-        for line in pipeline_run.result().summary:
+        result = pipeline_run.result()
+        for line in result.summary:
             print(line, flush=True)
+        if result.summary:
+            print()
+            for line in summary_table(FlowReport(**flow) for flow in result.details["flows"]):
+                print(line, flush=True)
     return 0
+
+
+def _names(text: str | None) -> list[str]:
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
 
 
 def _setting(item: str) -> tuple[str, str]:
