@@ -97,6 +97,8 @@ def run_local(args: argparse.Namespace) -> int:
 
     code = Path(args.target)
     conf = dict(_setting(item) for item in args.conf)
+    if args.env:  # rendered source opens the project in the same environment (spark.conf "lakeport.env")
+        conf.setdefault("lakeport.env", args.env)
     if code.suffix == ".py" or code.is_file():
         config = Path(args.config)
         if config.is_file():
