@@ -140,3 +140,25 @@ def test_scd1_truncates_and_ignore_null_updates(spark):
         (1, "a2", "x3"),  # id 2 went with the truncate; id 1 came back after it
         (3, "c2", None),  # after its delete, a fresh row: nothing carried over
     ]
+
+
+@pytest.mark.parametrize("lists", [{"track_history_column_list": ("city",)},
+                                   {"track_history_except_column_list": ("name",)}])
+def test_scd2_with_tracked_columns_starts_a_version_only_when_a_tracked_column_changes(spark, lists):
+    from lakeport_dlt.cdc import _mark, scd2
+    from lakeport_dlt.spec import ApplyChanges
+
+    spec = ApplyChanges(target="t", keys=("id",), sequence_by="ts", stored_as_scd_type=2,
+                        apply_as_deletes="op = 'DELETE'", except_column_list=("op",), **lists)
+    changes = spark.createDataFrame([
+        (1, "ada", "oslo", "INSERT", 1), (1, "ADA", "oslo", "UPDATE", 2),  # name only: the open version, updated
+        (1, "Ada", "bergen", "UPDATE", 4), (1, "Ada B", "bergen", "UPDATE", 3),  # out of order: ts 3 goes first
+        (2, "bob", "rome", "INSERT", 1), (2, None, None, "DELETE", 2), (2, "bob", "rome", "INSERT", 3),
+        (3, "cy", None, "INSERT", 1), (3, "cyd", None, "UPDATE", 5),  # a null city that stays null: no new version
+    ], "id BIGINT, name STRING, city STRING, op STRING, ts BIGINT")
+    result = scd2(_mark(changes, spec, {}), spec)
+    assert sorted(tuple(r) for r in result.select("id", "name", "city", "__START_AT", "__END_AT").collect()) == [
+        (1, "ADA", "oslo", 1, 3), (1, "Ada", "bergen", 3, None),
+        (2, "bob", "rome", 1, 2), (2, "bob", "rome", 3, None),  # the delete closed it; the insert after starts anew
+        (3, "cyd", None, 1, None),
+    ]

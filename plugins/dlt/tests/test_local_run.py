@@ -159,3 +159,33 @@ def test_a_missing_function_names_the_dataset_key(spark, orders_project, capsys)
     (folder / "jobs.py").write_text(textwrap.dedent(JOBS).replace("def big(", "def large("))
     assert main(["run", "orders", "-c", str(folder / "lakeport.toml")]) == 2
     assert "pipelines.orders.datasets[1].func: 'jobs.py' has no function 'big'" in capsys.readouterr().err
+
+
+def test_full_refresh_of_chosen_datasets_resets_only_their_tables_and_checkpoints(spark, orders_project, capsys):
+    folder, land = orders_project
+    text = (folder / "lakeport.toml").read_text()
+    text = text.replace('name = "big_orders"', 'name = "audit"\nkind = "streaming_table"\nfunc = "clean"\nsource = "raw_orders"\n'
+                        '\n[[pipelines.orders.datasets]]\nname = "big_orders"')
+    (folder / "lakeport.toml").write_text(text)
+    command = ["dlt", "run-local", "orders", "-c", str(folder / "lakeport.toml")]
+    land("1.json", [{"id": 1, "customer": "ada", "amount": 12.0}])
+    assert main(command) == 0
+    capsys.readouterr()
+
+    # the code changes; a full refresh of orders alone recomputes it from all input, audit keeps its rows
+    (folder / "jobs.py").write_text(textwrap.dedent(JOBS).replace('F.upper("customer")', 'F.initcap("customer")'))
+    sys.modules.pop("jobs", None)
+    land("2.json", [{"id": 2, "customer": "bob", "amount": 3.0}])
+    assert main([*command, "--full-refresh", "orders"]) == 0
+    out = capsys.readouterr().out
+    assert "orders -> orders (streaming table), 2 rows in, 2 written, 0 dropped by positive, 0 failed has_customer, version 0" in out
+    assert "audit -> audit (streaming table), 1 rows in, 1 written" in out
+    warehouse = folder / "spark-warehouse" / "sales"
+    assert delta_rows(warehouse / "orders", "id", "customer") == Counter({(1, "Ada"): 1, (2, "Bob"): 1})
+    assert delta_rows(warehouse / "audit", "id", "customer") == Counter({(1, "ADA"): 1, (2, "Bob"): 1})
+
+    assert main([*command, "--full-refresh", "orders,nope"]) == 2
+    assert "--full-refresh: 'nope' is not a dataset of pipeline 'orders' (its tables: audit, orders, revenue)" in capsys.readouterr().err
+    assert main([*command, "--full-refresh", "big_orders"]) == 2
+    assert "'big_orders' is a view of pipeline 'orders'" in capsys.readouterr().err
+    assert delta_rows(warehouse / "orders", "id") == Counter({(1,): 1, (2,): 1})  # a refused refresh removes nothing

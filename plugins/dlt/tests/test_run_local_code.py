@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import sys
 import textwrap
@@ -61,6 +62,12 @@ def test_code_written_against_import_dlt_runs_unchanged_and_incrementally(spark,
     assert main(command) == 0
     out = capsys.readouterr().out
     assert "orders -> orders (streaming table), 2 rows in, 1 written, 1 dropped by positive, 0 failed has_customer" in out
+    table = [re.split(r"\s{2,}", line.strip()) for line in out.splitlines()[out.splitlines().index("") + 1:]]
+    assert [row[:6] + row[7:] for row in table] == [  # the summary table after the lines; seconds vary
+        ["flow", "dataset", "kind", "rows in", "written", "dropped", "failed expectations"],
+        ["orders", "orders", "streaming table", "2", "1", "1", "positive: 1"],
+        ["revenue", "revenue", "materialized view", "1", "1", "0", "-"],
+    ]
     assert delta_rows(tmp_path / "wh" / "sales" / "orders", "id", "customer") == Counter({(1, "ADA"): 1})
     assert delta_rows(tmp_path / "wh" / "sales" / "revenue", "customer", "total") == Counter({("ADA", 12.0): 1})
     assert "dlt" not in sys.modules  # the stand-in modules are gone after the run

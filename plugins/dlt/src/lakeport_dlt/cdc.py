@@ -33,6 +33,11 @@ _SEQ, _DELETE, _TRUNCATE = "__lakeport_sequence", "__lakeport_delete", "__lakepo
 START_AT, END_AT = "__START_AT", "__END_AT"
 
 
+def history_table(target: str) -> str:
+    """The Delta table beside ``target`` that keeps its flows' change rows (reset with the target)."""
+    return f"_apply_changes_history_{target}"
+
+
 def apply_changes(lake: LocalLake, changes: DataFrame, spec: ApplyChanges, *, flow: str, report: FlowReport,
                   expectations: Iterable[dict[str, str]] = (), conditions: dict[str, Any] | None = None) -> None:
     """Stream ``changes`` into the history, recomputing ``spec.target`` after each batch.
@@ -40,8 +45,6 @@ def apply_changes(lake: LocalLake, changes: DataFrame, spec: ApplyChanges, *, fl
     ``expectations`` apply to the change rows: a dropped row never enters the history.
     ``conditions`` may give ``apply_as_deletes``/``apply_as_truncates`` as Columns (the dlt API's form).
     """
-    if spec.track_history_column_list or spec.track_history_except_column_list:
-        raise LakeportError(f"apply_changes into {spec.target!r}: track_history_* lists do not run locally yet")
     missing = [c for c in (*spec.keys, spec.sequence_by) if c not in changes.columns]
     if missing:
         raise LakeportError(
@@ -49,7 +52,7 @@ def apply_changes(lake: LocalLake, changes: DataFrame, spec: ApplyChanges, *, fl
             f"(it has {', '.join(changes.columns)})"
         )
     marked = _mark(changes, spec, conditions or {})
-    history = lake.handle(f"_apply_changes_history_{spec.target}", expectations=expectations)
+    history = lake.handle(history_table(spec.target), expectations=expectations)
     target = lake.handle(spec.target)
 
     def recompute(_written: Any) -> None:
@@ -109,7 +112,22 @@ def scd1(history: DataFrame, spec: ApplyChanges) -> DataFrame:
     return live.withColumn("__rank", latest).where("__rank = 1").select(*columns)
 
 
+def _tracked_columns(columns: list[str], spec: ApplyChanges) -> list[str] | None:
+    """The columns whose change starts a new SCD2 version; None: every column (no track_history_* list).
+
+    Never ``sequence_by``: it changes with every event, so tracking it would make the lists meaningless.
+    """
+    values = [c for c in columns if c not in spec.keys and c != spec.sequence_by]
+    if spec.track_history_column_list:
+        return [c for c in values if c in spec.track_history_column_list]
+    if spec.track_history_except_column_list:
+        return [c for c in values if c not in spec.track_history_except_column_list]
+    return None
+
+
 def scd2(history: DataFrame, spec: ApplyChanges) -> DataFrame:
+    """Versions ``[__START_AT, __END_AT)`` per key. With a track_history_* list, a change of only untracked
+    columns starts no version: it updates the open one in place (its values are the latest; its start stays)."""
     from pyspark.sql import Window
     from pyspark.sql import functions as F
 
@@ -117,7 +135,22 @@ def scd2(history: DataFrame, spec: ApplyChanges) -> DataFrame:
     columns = _value_columns(history, spec)
     sequence_type = history.schema[_SEQ].dataType
     by_key = Window.partitionBy(*keys).orderBy(F.col(_SEQ))
-    events = history.where(~F.col(_TRUNCATE)).withColumn("__next", F.lead(_SEQ).over(by_key))
+    events = history.where(~F.col(_TRUNCATE))
+    tracked = _tracked_columns(columns, spec)
+    if tracked is not None:
+        previous_delete = F.lag(_DELETE).over(by_key)
+        changed = F.lit(False)
+        for column in tracked:
+            changed = changed | ~F.col(column).eqNullSafe(F.lag(column).over(by_key))
+        starts = F.col(_DELETE) | F.coalesce(previous_delete, F.lit(True)) | changed
+        running = by_key.rowsBetween(Window.unboundedPreceding, Window.currentRow)
+        events = events.withColumn("__starts", starts.cast("int")).withColumn("__version", F.sum("__starts").over(running))
+        version = Window.partitionBy(*keys, "__version")
+        events = (events.withColumn("__first", F.min(_SEQ).over(version))
+                  .withColumn("__rank", F.row_number().over(version.orderBy(F.col(_SEQ).desc())))
+                  .where("__rank = 1")  # the version's latest values, from its first sequence on
+                  .withColumn(_SEQ, F.col("__first")))
+    events = events.withColumn("__next", F.lead(_SEQ).over(by_key))
     versions = events.where(~F.col(_DELETE))
     return versions.select(
         *columns,

@@ -20,10 +20,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     render.add_argument("--api", choices=("dlt", "pipelines"), default="dlt",
                         help="import dlt (default) or from pyspark import pipelines as dp")
     render.add_argument("-o", "--output", default=None, help="folder to write <pipeline>.py into (default: print it)")
+    render.add_argument("--spec", action="store_true",
+                        help="with --api pipelines -o DIR: also write DIR/spark-pipeline.yml for `spark-pipelines run`")
     add_project_arguments(render)
     local = sub.add_parser("run-local", help="run a dlt pipeline, or unchanged `import dlt` code, on the local lake")
     local.add_argument("target", help="a [pipelines.<name>] entry of kind dlt, or a .py file of pipeline code")
-    local.add_argument("--full-refresh", action="store_true", help="start every dataset and checkpoint empty")
+    local.add_argument("--full-refresh", nargs="?", const="", default=None, metavar="DATASETS",
+                       help="start every dataset and checkpoint empty; or only DATASETS (comma-separated) and their flows'")
     local.add_argument("--conf", action="append", default=[], metavar="KEY=VALUE",
                        help="a pipeline setting the code reads with spark.conf.get (repeatable)")
     local.add_argument("--warehouse", default=None, help="where the Delta tables land (default: the project's warehouse)")
@@ -55,6 +58,9 @@ def run(args: argparse.Namespace) -> int:
     if args.dlt_command == "render":
         from lakeport_dlt.render import render
 
+        if args.spec and (args.api != "pipelines" or args.output is None):
+            raise ConfigError("render --spec: spark-pipelines runs `from pyspark import pipelines as dp` source from a file; "
+                              "add --api pipelines -o DIR")
         source = render(graph, spec.options, api=args.api, project_file=Path(project.source).name)
         if args.output is None:
             print(source, end="")
@@ -63,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(source)
             print(f"wrote {target}")
+            if args.spec:
+                print(f"wrote {_write_spark_pipelines_spec(project, spec, target, args.env)}")
         return 0
     from lakeport_dlt.draw import draw
 
@@ -70,11 +78,27 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_spark_pipelines_spec(project: Any, spec: Any, source: Path, env: str | None) -> Path:
+    """``spark-pipeline.yml`` beside the rendered source; checkpoints under the project's warehouse."""
+    from lakeport_dlt.spark_pipelines import SPEC_FILE, spec_text
+
+    configuration = {"lakeport.project_file": str(Path(project.source).resolve())}
+    if env:
+        configuration["lakeport.env"] = env
+    text = spec_text(spec.name, source.name, storage=Path(project.warehouse) / "_spark_pipelines" / spec.name,
+                     configuration=configuration)
+    target = source.parent / SPEC_FILE
+    target.write_text(text)
+    return target
+
+
 def run_local(args: argparse.Namespace) -> int:
     from lakeport.api import Project
 
     code = Path(args.target)
     conf = dict(_setting(item) for item in args.conf)
+    if args.env:  # rendered source opens the project in the same environment (spark.conf "lakeport.env")
+        conf.setdefault("lakeport.env", args.env)
     if code.suffix == ".py" or code.is_file():
         config = Path(args.config)
         if config.is_file():
@@ -84,7 +108,8 @@ def run_local(args: argparse.Namespace) -> int:
         _use_warehouse(project, args.warehouse)
         from lakeport_dlt.emulation import CodeRun
 
-        pipeline_run: Any = CodeRun(project, code, schema=args.schema, conf=conf, full_refresh=args.full_refresh)
+        pipeline_run: Any = CodeRun(project, code, schema=args.schema, conf=conf, full_refresh=args.full_refresh is not None,
+                                    refresh_datasets=_names(args.full_refresh))
     else:
         project = load_project(args)
         _use_warehouse(project, args.warehouse)
@@ -93,13 +118,25 @@ def run_local(args: argparse.Namespace) -> int:
             raise ConfigError(f"pipelines.{args.target}: kind is {spec.kind!r}, not \"dlt\"", source=project.source)
         from lakeport_dlt.run import DltRun
 
-        pipeline_run = DltRun(project, spec, full_refresh=args.full_refresh, conf=conf)
+        pipeline_run = DltRun(project, spec, full_refresh=args.full_refresh is not None,
+                              refresh_datasets=_names(args.full_refresh), conf=conf)
+    from lakeport_dlt.lake import FlowReport, summary_table
+
     try:
         pipeline_run.execute()
     finally:
-        for line in pipeline_run.result().summary:
+        result = pipeline_run.result()
+        for line in result.summary:
             print(line, flush=True)
+        if result.summary:
+            print()
+            for line in summary_table(FlowReport(**flow) for flow in result.details["flows"]):
+                print(line, flush=True)
     return 0
+
+
+def _names(text: str | None) -> list[str]:
+    return [name.strip() for name in (text or "").split(",") if name.strip()]
 
 
 def _setting(item: str) -> tuple[str, str]:

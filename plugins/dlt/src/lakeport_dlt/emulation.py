@@ -17,7 +17,7 @@ import sys
 import time
 import types
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import attrs
 
@@ -339,13 +339,14 @@ class CodeRun:
     """``lakeport dlt run-local code.py``: the code's declarations run on the project's local lake."""
 
     def __init__(self, project: Project, code: Path, *, schema: str | None = None, conf: dict[str, str] | None = None,
-                 full_refresh: bool = False) -> None:
+                 full_refresh: bool = False, refresh_datasets: Sequence[str] = ()) -> None:
         self.project = project
         self.code = code
         self.pipeline = code.stem
         self.lake = LocalLake(project, self.pipeline, schema)
         self.conf = dict(conf or {})
-        self.full_refresh = full_refresh
+        self.full_refresh = full_refresh or bool(refresh_datasets)
+        self.refresh_datasets = tuple(refresh_datasets)
         self.registry: Registry | None = None
 
     def execute(self) -> None:
@@ -362,7 +363,7 @@ class CodeRun:
             with emulated_modules(self.registry):
                 runpy.run_path(str(self.code), init_globals={"spark": spark}, run_name="__main__")
                 if self.full_refresh:
-                    self.lake.reset(self.registry.declared)
+                    self._reset(self.registry)
                 try:
                     self.registry.run()
                 finally:
@@ -370,6 +371,20 @@ class CodeRun:
         finally:
             for folder in added:
                 sys.path.remove(folder)
+
+    def _reset(self, registry: Registry) -> None:
+        """``--full-refresh [DATASETS]``: the tables named (default: all) and their flows' checkpoints start empty."""
+        from lakeport_dlt.cdc import history_table
+
+        names = list(self.refresh_datasets or registry.declared)
+        for name in self.refresh_datasets:
+            item = registry.declared.get(name)
+            if item is None or item.role == "view":
+                tables = ", ".join(n for n, d in registry.declared.items() if d.role != "view")
+                what = "a view: views are not persisted" if item is not None else "not a table the code declares"
+                raise ConfigError(f"--full-refresh: {name!r} is {what} (its tables: {tables})")
+        flows = None if not self.refresh_datasets else [*names, *(f.name for f in registry.flows if f.target in names)]
+        self.lake.reset([*names, *(history_table(n) for n in names)], flows)
 
     def result(self) -> PipelineResult:
         reports = self.registry.reports if self.registry is not None else []

@@ -81,6 +81,29 @@ class FlowReport:
         return ", ".join(parts)
 
 
+SUMMARY_COLUMNS = ("flow", "dataset", "kind", "rows in", "written", "dropped", "seconds", "failed expectations")
+
+
+def summary_table(reports: Iterable[FlowReport]) -> list[str]:
+    """One row per flow, aligned, for the end of a run: what each flow read, wrote and dropped."""
+    rows = [SUMMARY_COLUMNS]
+    for r in reports:
+        if r.status == "failed":
+            detail = f"FAILED: {r.error}"
+            counts = ("-", "-", "-")
+        else:
+            detail = ", ".join(f"{rule}: {count}" for rule, count in r.failed.items() if count) or "-"
+            counts = (str(r.rows_in), str(r.rows_written), str(r.rows_in - r.rows_written))
+        rows.append((r.flow, r.target, r.kind, *counts, f"{r.seconds:.1f}", detail))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(SUMMARY_COLUMNS) - 1)]
+    numeric = {3, 4, 5, 6}
+    return [
+        "  ".join(cell.rjust(w) if i in numeric else cell.ljust(w) for i, (cell, w) in enumerate(zip(row[:-1], widths, strict=True)))
+        + "  " + row[-1]
+        for row in rows
+    ]
+
+
 class LocalLake:
     """The Delta tables and checkpoints of one pipeline in the project's warehouse."""
 
@@ -100,14 +123,14 @@ class LocalLake:
     def checkpoint(self, flow: str) -> Path:
         return self.root / "_checkpoints" / self.pipeline / flow
 
-    def reset(self, datasets: Iterable[str]) -> None:
-        """A full refresh: the datasets and every checkpoint of the pipeline start empty."""
-        for name in datasets:
-            if self.location(name).exists():
-                shutil.rmtree(self.location(name))
-        checkpoints = self.root / "_checkpoints" / self.pipeline
-        if checkpoints.exists():
-            shutil.rmtree(checkpoints)
+    def reset(self, datasets: Iterable[str], flows: Iterable[str] | None = None) -> None:
+        """A full refresh: the datasets and the checkpoints of ``flows`` (default: every flow of the pipeline) start empty."""
+        folders = [self.location(name) for name in datasets]
+        folders += [self.root / "_checkpoints" / self.pipeline] if flows is None else [self.checkpoint(f) for f in flows]
+        for folder in folders:
+            if folder.exists():
+                log.info("full refresh: removing %s", folder)
+                shutil.rmtree(folder)
 
     def handle(self, name: str, *, expectations: Iterable[dict[str, str]] = (), comment: str | None = None,
                schema: str | None = None, partition_by: Iterable[str] = ()) -> Handle:

@@ -17,11 +17,12 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import attrs
 
 from lakeport.api import ConfigError, LakeportError, PipelineResult
+from lakeport_dlt.cdc import history_table
 from lakeport_dlt.graph import Graph, build_graph, flow_target, is_streaming_query
 from lakeport_dlt.lake import FlowReport, LocalLake
 from lakeport_dlt.spec import Dataset, DatasetKind, DltPipeline
@@ -37,11 +38,13 @@ class DltRun:
     """One local update of a dlt pipeline: ``execute()`` then ``result()``."""
 
     def __init__(self, project: Project, spec: PipelineSpec, *, full_refresh: bool = False,
-                 conf: dict[str, str] | None = None) -> None:
+                 refresh_datasets: Sequence[str] = (), conf: dict[str, str] | None = None) -> None:
         self.project = project
         self.spec = spec
         self.pipeline: DltPipeline = spec.options
         self.full_refresh = full_refresh
+        #: DLT's full refresh selection: only these datasets (and their flows' checkpoints) start empty.
+        self.refresh_datasets = tuple(refresh_datasets)
         self.conf = dict(conf or {})
         self.where = f"pipelines.{spec.name}"
         self.reports: list[FlowReport] = []
@@ -56,7 +59,7 @@ class DltRun:
         for key, value in {**self.pipeline.configuration, **self.conf}.items():
             spark.conf.set(key, value)
         self._user = self._load_user_code(spark)
-        if self.full_refresh:
+        if self.full_refresh or self.refresh_datasets:
             self._reset(graph)
         try:
             for name in graph.order:
@@ -80,8 +83,29 @@ class DltRun:
         return graph
 
     def _reset(self, graph: Graph) -> None:
-        """``--full-refresh``: every persisted dataset and checkpoint of the pipeline starts empty."""
-        self.lake.reset(name for name, node in graph.nodes.items() if node.role != "table")
+        """``--full-refresh [DATASETS]``: the persisted datasets named (default: all) start empty, and so do
+        the checkpoints of the flows that write them, so those flows read their sources from the start."""
+        if not self.refresh_datasets:
+            targets = [name for name, node in graph.nodes.items() if node.role != "table"]
+            self.lake.reset([*targets, *(history_table(t) for t in targets)])
+            return
+        targets = list(dict.fromkeys(self._refresh_target(graph, name) for name in self.refresh_datasets))
+        writers = [d for d in graph.datasets.values() if (flow_target(d) or d.name) in targets]
+        flows = [(d.append_flow.name or d.name) if d.append_flow else d.name for d in writers if is_streaming_query(d)]
+        self.lake.reset([*targets, *(history_table(t) for t in targets)], flows)
+
+    def _refresh_target(self, graph: Graph, name: str) -> str:
+        """The table that refreshing ``name`` empties: itself, or the target of the flow it names."""
+        node = graph.nodes.get(name)
+        dataset = graph.datasets.get(name)
+        if node is None or node.role == "table":
+            known = ", ".join(sorted(n for n, v in graph.nodes.items() if v.role != "table" and v.kind is not DatasetKind.VIEW))
+            raise ConfigError(f"--full-refresh: {name!r} is not a dataset of pipeline {self.spec.name!r} "
+                              f"(its tables: {known})", source=self.project.source)
+        if dataset is not None and dataset.kind is DatasetKind.VIEW and dataset.apply_changes is None:
+            raise ConfigError(f"--full-refresh: {name!r} is a view of pipeline {self.spec.name!r}; "
+                              "views are not persisted, there is nothing to refresh", source=self.project.source)
+        return (flow_target(dataset) if dataset is not None else None) or name
 
     # -- user code ----------------------------------------------------------------------
     def _load_user_code(self, spark: Any) -> Any:
