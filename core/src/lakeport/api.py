@@ -48,6 +48,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "PipelineResult": ("lakeport.results", "PipelineResult"),
     "describe_write": ("lakeport.results", "describe_write"),
     "listen_query_events": ("lakeport.query_events", "listen"),
+    "parse_ddl": ("lakeport.schema", "parse_ddl"),
     "quote_identifier": ("lakeport.schema", "quote_identifier"),
     "to_arrow": ("lakeport.schema", "to_arrow"),
     "active_session": ("lakeport.session", "active_session"),

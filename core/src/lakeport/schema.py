@@ -35,7 +35,7 @@ _PRIMITIVES = {
     "tinyint": "ByteType", "byte": "ByteType",
     "double": "DoubleType", "float": "FloatType", "real": "FloatType",
     "boolean": "BooleanType", "bool": "BooleanType",
-    "date": "DateType", "timestamp": "TimestampType", "timestamp_ntz": "TimestampNTZType",
+    "date": "DateType", "timestamp": "TimestampType", "timestamp_ltz": "TimestampType", "timestamp_ntz": "TimestampNTZType",
     "binary": "BinaryType", "void": "NullType",
 }
 

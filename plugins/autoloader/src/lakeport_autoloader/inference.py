@@ -13,7 +13,6 @@ seen; the other spellings are rescued). Runs in Spark's Python processes: pyspar
 from __future__ import annotations
 
 import decimal
-import re
 from typing import TYPE_CHECKING, Any, Iterable
 
 from lakeport_autoloader.formats import Malformed, records
@@ -202,100 +201,11 @@ def infer(fmt: str, paths: Iterable[str], typed: bool, format_options: dict[str,
 
 
 # -- cloudFiles.schemaHints: "id bigint, price decimal(10,2), tags array<string>" ----------------------
-_TOKEN = re.compile(r"\s*(`[^`]*`|[A-Za-z_][A-Za-z0-9_.]*|\d+|[<>(),:])")
-_SIMPLE = {
-    "string": "StringType", "varchar": "StringType", "char": "StringType", "int": "IntegerType",
-    "integer": "IntegerType", "bigint": "LongType", "long": "LongType", "smallint": "ShortType",
-    "short": "ShortType", "tinyint": "ByteType", "byte": "ByteType", "double": "DoubleType",
-    "float": "FloatType", "real": "FloatType", "boolean": "BooleanType", "bool": "BooleanType",
-    "date": "DateType", "timestamp": "TimestampType", "timestamp_ltz": "TimestampType",
-    "timestamp_ntz": "TimestampNTZType", "binary": "BinaryType",
-}
-
-
-class _Parser:
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.tokens = []
-        position = 0
-        while position < len(text):
-            if text[position:].strip() == "":
-                break
-            match = _TOKEN.match(text, position)
-            if not match:
-                raise ValueError(f"cannot parse {text!r} at {text[position:]!r}")
-            self.tokens.append(match.group(1))
-            position = match.end()
-        self.i = 0
-
-    def peek(self) -> str | None:
-        return self.tokens[self.i] if self.i < len(self.tokens) else None
-
-    def take(self, expected: str | None = None) -> str:
-        token = self.peek()
-        if token is None or (expected is not None and token != expected):
-            raise ValueError(f"cannot parse {self.text!r}: expected {expected or 'more'}, got {token!r}")
-        self.i += 1
-        return token
-
-    def data_type(self) -> DataType:
-        t = _t()
-        name = self.take().lower()
-        if name in ("decimal", "dec", "numeric"):
-            precision, scale = 10, 0
-            if self.peek() == "(":
-                self.take("(")
-                precision = int(self.take())
-                if self.peek() == ",":
-                    self.take(",")
-                    scale = int(self.take())
-                self.take(")")
-            return t.DecimalType(precision, scale)
-        if name == "array":
-            self.take("<")
-            element = self.data_type()
-            self.take(">")
-            return t.ArrayType(element, True)
-        if name == "map":
-            self.take("<")
-            key = self.data_type()
-            self.take(",")
-            value = self.data_type()
-            self.take(">")
-            return t.MapType(key, value, True)
-        if name == "struct":
-            self.take("<")
-            fields = []
-            while self.peek() != ">":
-                field = self.take().strip("`")
-                if self.peek() == ":":
-                    self.take(":")
-                fields.append(t.StructField(field, self.data_type(), True))
-                if self.peek() == ",":
-                    self.take(",")
-            self.take(">")
-            return t.StructType(fields)
-        if name in _SIMPLE:
-            if name in ("varchar", "char") and self.peek() == "(":
-                self.take("(")
-                self.take()
-                self.take(")")
-            return getattr(t, _SIMPLE[name])()
-        raise ValueError(f"cannot parse {self.text!r}: unknown type {name!r}")
-
-
 def parse_hints(text: str) -> list[tuple[str, DataType]]:
-    """``name type`` pairs, comma separated (top-level columns; nested ``a.b`` names are kept as given)."""
-    parser = _Parser(text)
-    hints = []
-    while parser.peek() is not None:
-        name = parser.take().strip("`")
-        hints.append((name, parser.data_type()))
-        if parser.peek() == ",":
-            parser.take(",")
-        elif parser.peek() is not None:
-            raise ValueError(f"cannot parse {text!r}: expected ',' before {parser.peek()!r}")
-    return hints
+    """``name type`` pairs, comma separated: the DDL of a table's ``schema``, so lakeport's one parser."""
+    from lakeport.api import parse_ddl
+
+    return [(field.name, field.dataType) for field in parse_ddl(text).fields]
 
 
 def apply_hints(schema: StructType, hints: list[tuple[str, DataType]]) -> StructType:
