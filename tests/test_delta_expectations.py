@@ -102,3 +102,23 @@ def test_fail_and_drop_rules_with_quotes_and_backslashes_in_one_mask(tmp_lake, s
         assert (info.value.rule, info.value.failing_rows) == ("not_oneil", 1)
         assert f"'name': {bad!r}" in str(info.value)
     assert delta_state(handle.path) == before
+
+
+def test_a_micro_batch_above_the_small_write_limit_reports_its_own_rows_in(spark, tmp_lake):
+    """numInputRows also counts the rows the embedded writer looks at before choosing Spark's tasks:
+    the batch line takes the write's own count (its expectations), here 12,000 rows, not 12,000 + the look."""
+    from lakeport.etl import SimpleLoader
+    from lakeport_foreachbatch import StreamLoader
+
+    rows = 12_000  # above lakeport_delta.handle.SMALL_BATCH_ROWS: the write goes through Spark's tasks
+    source = DeltaHandle(location=str(tmp_lake / "incoming"), table="incoming", backend="embedded")
+    source.append(spark.range(rows).selectExpr("id", "concat('p', id) as name", "cast(id % 90 as int) as age"))
+    target = DeltaHandle(location=str(tmp_lake / "grown"), table="grown", backend="embedded",
+                         expectations=[Expectation("adult", "age >= 18", "drop")])
+    loader = StreamLoader(SimpleLoader(target, mode="append"), checkpoint_path=str(tmp_lake / "cp"))
+    loader.save(source.read_stream())
+    loader.wait()
+
+    adults = sum(1 for i in range(rows) if i % 90 >= 18)
+    assert [(b.rows_in, b.rows_written, b.rows_dropped) for b in loader.batches] == [(rows, adults, rows - adults)]
+    assert loader.summary_lines()[0].startswith(f"{loader.name}: 1 batch, {rows} rows in, {adults} written")

@@ -56,7 +56,7 @@ def validate_stream_options(
 
 @attrs.define
 class BatchStats:
-    """What one micro-batch did; ``rows_in`` arrives with the query's progress."""
+    """What one micro-batch did; ``rows_in`` from the write's expectations, else the query's progress."""
 
     batch_id: int
     seconds: float
@@ -310,7 +310,10 @@ class StreamLoader(Loader):
             stats = next((b for b in reversed(self.batches) if b.batch_id == batch_id and not b.logged), None)
             if stats is None:
                 return
-            stats.rows_in = int(rows_in)
+            if stats.rows_in is None:
+                # numInputRows counts every row the batch's jobs read, a writer's look ahead too: a
+                # count of the batch's rows the write made itself (its expectations) takes precedence
+                stats.rows_in = int(rows_in)
             stats.logged = True
         log.info("%s: %s", self.name, describe_batch(stats))
 
@@ -446,6 +449,7 @@ def _stats(batch_id: int, seconds: float, result: WriteResult | None) -> BatchSt
     stats.skipped = result.skipped
     expectations = result.expectations
     if expectations is not None:
+        stats.rows_in = expectations.rows_in  # the batch's own rows: exact, unlike the progress's count
         stats.rows_written = expectations.rows_written
         stats.rows_dropped = expectations.rows_dropped + expectations.rows_quarantined
         stats.rule_failures = {rule.name: rule.failed for rule in expectations.rules}
