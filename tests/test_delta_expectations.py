@@ -105,12 +105,12 @@ def test_fail_and_drop_rules_with_quotes_and_backslashes_in_one_mask(tmp_lake, s
 
 
 def test_a_micro_batch_above_the_small_write_limit_reports_its_own_rows_in(spark, tmp_lake):
-    """numInputRows also counts the rows the embedded writer looks at before choosing Spark's tasks:
-    the batch line takes the write's own count (its expectations), here 12,000 rows, not 12,000 + the look."""
+    """numInputRows also counts the rows the embedded writer's looks read (24,000 for 12,000 here):
+    the batch line takes the write's own count (its expectations)."""
     from lakeport.etl import SimpleLoader
     from lakeport_foreachbatch import StreamLoader
 
-    rows = 12_000  # above lakeport_delta.handle.SMALL_BATCH_ROWS: the write goes through Spark's tasks
+    rows = 12_000  # above lakeport_delta.handle.SMALL_BATCH_ROWS: a second, bigger look before the write
     source = DeltaHandle(location=str(tmp_lake / "incoming"), table="incoming", backend="embedded")
     source.append(spark.range(rows).selectExpr("id", "concat('p', id) as name", "cast(id % 90 as int) as age"))
     target = DeltaHandle(location=str(tmp_lake / "grown"), table="grown", backend="embedded",

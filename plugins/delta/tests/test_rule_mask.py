@@ -155,16 +155,28 @@ def test_counts_per_micro_batch_in_foreach_batch(tmp_lake, spark):
     assert table_rows(target.path) == [(1, "ada", 36), (3, None, 50), (6, "cy", 70)]
 
 
-@pytest.mark.parametrize("limit", [100, 3], ids=["small: collected to the driver", "bigger: written by Spark tasks"])
-def test_a_micro_batch_write_is_the_same_collected_or_written_by_tasks(tmp_lake, spark, people, limit, monkeypatch):
-    """Writes with a ``txn`` (micro-batches) of at most SMALL_BATCH_ROWS rows are committed from the driver."""
+@pytest.mark.parametrize("limit, budget, path", [
+    (100, None, None),
+    (3, None, "written from the driver"),
+    (3, 1, "written by Spark tasks"),
+], ids=["small: collected at the first look", "bigger, within the byte budget: second look", "over the budget: Spark tasks"])
+def test_a_micro_batch_write_is_the_same_collected_or_written_by_tasks(
+    tmp_lake, spark, people, limit, budget, path, monkeypatch, caplog,
+):
+    """Writes with a ``txn`` (micro-batches) are committed from the driver while their Arrow data is small."""
     from lakeport_delta import handle as delta_handle
+    from lakeport_delta.embedded import ops
 
     monkeypatch.setattr(delta_handle, "SMALL_BATCH_ROWS", limit)
+    if budget is not None:
+        monkeypatch.setattr(ops, "DRIVER_WRITE_BYTES", budget)
     quarantine = delta(tmp_lake, "held")
     target = delta(tmp_lake, "people", *RULES, quarantine_table=quarantine)
 
-    result = target.append(people, txn=("app", 0))
+    with caplog.at_level("DEBUG", logger="lakeport_delta.embedded.ops"):
+        result = target.append(people, txn=("app", 0))
+    said = [r.getMessage() for r in caplog.records if r.name == "lakeport_delta.embedded.ops"]
+    assert any(path in m for m in said) if path else not any("written" in m for m in said), said
 
     assert result.rule_counts is not None and not result.skipped
     got = result.expectations

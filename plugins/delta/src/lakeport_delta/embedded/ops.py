@@ -159,11 +159,11 @@ def write(
     ``rule_mask`` the tasks count and filter by the mask column (not written) and the
     outcome carries the summed ``rule_counts``.
 
-    With ``collect_max_rows`` a DataFrame of at most that many rows is collected to the
-    driver as Arrow (``df.limit(n + 1).toArrow()``) and its files are written and committed
-    from there: no Spark write job, so no Python worker processes for planning, writing
-    and committing it (seconds each, against milliseconds for a small batch). A bigger
-    one is written by Spark tasks as usual, after that one extra look at ``n + 1`` rows.
+    With ``collect_max_rows`` a DataFrame of at most that many rows, or of more whose Arrow
+    data fits ``DRIVER_WRITE_BYTES`` (see ``_collect_if_small``), is collected to the driver
+    and its files are written and committed from there: no Spark write job, so no Python
+    worker processes for planning, writing and committing it (seconds each). A bigger one
+    is written by Spark tasks as usual, after the looks.
     """
     from lakeport.api import RuleCounts
 
@@ -186,10 +186,9 @@ def write(
     if plan is None:
         return WriteOutcome(version=None, skipped=True, num_files=0, num_rows=0)
     if collect_max_rows:
-        collected = df.limit(collect_max_rows + 1).toArrow()
-        if collected.num_rows <= collect_max_rows:
+        collected = _collect_if_small(df, collect_max_rows, root)
+        if collected is not None:
             return _write_in_driver(plan, collected)
-        logger.debug("Delta table %r: more than %d rows, written by Spark tasks", root, collect_max_rows)
     register(df.sparkSession)  # only Spark's write needs the data source (registering costs a JVM round trip)
     with tempfile.TemporaryDirectory(prefix="lakeport-delta-") as tmp:
         outcome_path = os.path.join(tmp, "outcome.json")
@@ -210,6 +209,36 @@ def write(
         num_rows=int(outcome["num_rows"]),
         rule_counts=RuleCounts.from_dict(counts) if counts is not None else None,
     )
+
+
+#: a micro-batch bigger than ``collect_max_rows`` is still written from the driver when its Arrow
+#: data, estimated from the first look's rows, fits this budget (and it has at most DRIVER_MAX_ROWS).
+DRIVER_WRITE_BYTES = 64 * 1024 * 1024
+DRIVER_MAX_ROWS = 2_000_000
+
+
+def _collect_if_small(df: DataFrame, first_look: int, root: str) -> Any:
+    """The DataFrame as one Arrow table if it is small enough to write from the driver, else None.
+
+    Two looks: ``first_look + 1`` rows (cheap, and the whole batch for most micro-batches);
+    if there are more, their bytes per row bound a second look of up to DRIVER_WRITE_BYTES.
+    Spark's write job costs seconds of Python processes (planner, writer, committer), which a
+    driver-side write of a million narrow rows (~1 s) does not; a batch over the budget pays
+    the looks and goes to Spark's tasks.
+    """
+    collected = df.limit(first_look + 1).toArrow()
+    if collected.num_rows <= first_look:
+        return collected
+    row_bytes = max(collected.nbytes / collected.num_rows, 1.0)
+    budget_rows = min(int(DRIVER_WRITE_BYTES / row_bytes), DRIVER_MAX_ROWS)
+    if budget_rows > first_look:
+        collected = df.limit(budget_rows + 1).toArrow()
+        if collected.num_rows <= budget_rows:
+            logger.debug("Delta table %r: %d rows (~%.0f bytes each), written from the driver",
+                         root, collected.num_rows, row_bytes)
+            return collected
+    logger.debug("Delta table %r: more than %d rows, written by Spark tasks", root, max(budget_rows, first_look))
+    return None
 
 
 def _write_in_driver(plan: Any, table: Any) -> WriteOutcome:
