@@ -45,6 +45,16 @@ driver), the event log append ~2 s (also a Python data source write job).
 The hand-written side reads the whole input with Spark's parquet reader and
 hands it to delta-rs as Arrow in the driver.
 
+On a quiet machine (2026-12-03, one round): lakeport 14.4 s, by hand 7.6 s,
+spark-pipelines 11.0 s (1.88x and 1.31x). The streaming table's micro-batch is
+now written from the driver when its Arrow data fits 64 MiB (the flow: 11.3 s ->
+7.7 s), but the session's first Spark write job through the Python data source
+(~3.5 s of Python processes starting) then falls on the first materialized view
+(1.1 s -> 4.6 s), so the whole stays at 16-17 s: 2.0x. What is left is that one
+warm-up and the event log's write job; the materialized views' small results
+would need the driver-side write for batch writes too, which costs a second
+evaluation of any DataFrame that turns out big.
+
     python bench/bench_dlt.py [--rows 1000000] [--rounds 2]
 """
 
