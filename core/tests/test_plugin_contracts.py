@@ -15,9 +15,9 @@ from pathlib import Path
 
 import attrs
 import pytest
-import tomllib
 
 from lakeport import ConfigError, Project, hookimpl
+from lakeport.config.loader import tomllib  # tomli on Python 3.10
 from lakeport.first_party import FIRST_PARTY_PLUGINS
 from lakeport.plugins import Hooks, get_plugin_manager
 from lakeport.testing import make_distribution
