@@ -383,6 +383,14 @@ class Feed:
 
     def prepare_available_now(self, timeout: float = 60.0) -> int:
         """Fix the target of an available-now run: everything queued (or the whole iterable) now."""
+        self.wait_until_drained(timeout)
+        self._available_now_target = self._end
+        log.info("queue table %r: available-now target is position %d", self.table, self._end)
+        return self._end
+
+    def wait_until_drained(self, timeout: float = 60.0) -> None:
+        """Wait until the drainer has taken what the source holds now (a queue found empty, an iterable
+        exhausted or the buffer full), then seal it."""
         deadline = time.monotonic() + timeout
         with self._state:
             seen = self._idle_rounds
@@ -395,9 +403,6 @@ class Feed:
                 if not self._is_queue and (self._end - self._base) + len(self._pending) >= self.max_buffered_rows:
                     break
         self.seal()
-        self._available_now_target = self._end
-        log.info("queue table %r: available-now target is position %d", self.table, self._end)
-        return self._end
 
     def rows(self, start: int, end: int) -> list[pa.RecordBatch]:
         """Rows [start, end) as Arrow batches; refuses trimmed or unsealed positions."""

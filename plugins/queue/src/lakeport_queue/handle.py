@@ -8,9 +8,11 @@ Python workers on 127.0.0.1.
 
 from __future__ import annotations
 
+import enum
 import logging
 import threading
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import attrs
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
     from lakeport.api import Project
     from lakeport_queue.feed import Feed
     from lakeport_queue.server import FeedServer
+    from lakeport_queue.spool import FileSpool
     from lakeport_queue.tracking import QueryTracker
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,18 @@ log = logging.getLogger(__name__)
 COMPLETE_STOP_TIMEOUT = 30.0
 
 _positive = attrs.validators.optional(attrs.validators.gt(0))
+
+
+class Delivery(str, enum.Enum):
+    """How the rows reach Spark.
+
+    ``server``: a Python streaming data source that asks the driver's loopback server for
+    each batch. ``files``: the driver writes each batch as a parquet file that Spark's own
+    file source streams; no Python process starts in Spark, which saves ~3 s at query start.
+    """
+
+    SERVER = "server"
+    FILES = "files"
 
 
 @attrs.frozen
@@ -46,6 +61,8 @@ class QueueOptions:
     end_of_stream: str | None = None
     #: uncommitted rows buffered in the driver before the queue is left to fill up.
     max_buffered_rows: int = attrs.field(default=1_000_000, validator=attrs.validators.gt(0))
+    #: ``"server"`` (a Python streaming data source) or ``"files"`` (parquet files, Spark's file source).
+    delivery: Delivery = Delivery.SERVER
 
 
 class QueueHandle(Handle):
@@ -65,6 +82,7 @@ class QueueHandle(Handle):
         max_rows_per_trigger: int | None = None,
         end_of_stream: Any = None,
         max_buffered_rows: int = 1_000_000,
+        delivery: Delivery | str = Delivery.SERVER,
         **common: Any,
     ) -> None:
         from lakeport_queue.feed import NO_MARKER, check_source
@@ -75,12 +93,21 @@ class QueueHandle(Handle):
         if max_rows_per_trigger is not None and max_rows_per_trigger <= 0:
             raise ValueError(f"queue table {self.table!r}: max_rows_per_trigger must be positive")
         check_source(source)
+        try:
+            self.delivery = Delivery(delivery)
+        except ValueError:
+            raise ValueError(f"queue table {self.table!r}: delivery must be one of "
+                             f"{', '.join(repr(d.value) for d in Delivery)}, not {delivery!r}") from None
         self.source = source
         self.max_rows_per_trigger = max_rows_per_trigger
         self.end_of_stream = NO_MARKER if end_of_stream is None else end_of_stream
         self.max_buffered_rows = max_buffered_rows
+        #: names the spool folder of ``delivery = "files"`` across processes (set for tables of a project file).
+        self.spool_identity: str | None = None
         self._feed: Feed | None = None
-        self._servers: dict[str, FeedServer] = {}
+        self._servers: dict[str, FeedServer | FileSpool] = {}
+        #: the spool of ``delivery = "files"``: one per handle, its folder holds the uncommitted rows.
+        self._spool: FileSpool | None = None
         #: server id -> the tracker of the session whose query it serves.
         self._trackers: dict[str, QueryTracker] = {}
         self._lock = threading.RLock()
@@ -104,16 +131,19 @@ class QueueHandle(Handle):
             raise ConfigError(f"{where}: {opts.source} raised {type(exc).__name__}: {exc}",
                               source=project.source) from exc
         try:
-            return cls(
+            handle = cls(
                 source=source,
                 max_rows_per_trigger=opts.max_rows_per_trigger,
                 end_of_stream=opts.end_of_stream,
                 max_buffered_rows=opts.max_buffered_rows,
+                delivery=opts.delivery,
                 **common_handle_kwargs(project, table),
             )
         except TypeError as exc:
             raise ConfigError(f"{where}: {opts.source} returned an unusable source: {exc}",
                               source=project.source) from None
+        handle.spool_identity = f"{project.root}/{Path(project.source).name}#{table}"
+        return handle
 
     # -- lifecycle ------------------------------------------------------------------------
     @property
@@ -129,17 +159,20 @@ class QueueHandle(Handle):
         return self._feed
 
     @property
-    def server(self) -> FeedServer | None:
-        """The server of the latest ``read_stream()``, while it runs."""
+    def server(self) -> FeedServer | FileSpool | None:
+        """The server (or spool) of the latest ``read_stream()``, while it runs."""
         servers = list(self._servers.values())
         return servers[-1] if servers else None
 
     def close(self) -> None:
-        """Stop every server and the drainer; buffered rows stay for a later ``read_stream()``."""
+        """Stop every server and the drainer, delete the spool; buffered rows stay for a later ``read_stream()``."""
         with self._lock:  # waits for a server (or the drainer) being stopped by its query's end, too
             servers, self._servers = list(self._servers.values()), {}
             for server in servers:
                 self._stop_server(server)
+            if self._spool is not None:
+                self._spool.close()
+                self._spool = None
             if self._feed is not None:
                 self._feed.stop()
 
@@ -149,9 +182,9 @@ class QueueHandle(Handle):
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def _serve(self, spark: SparkSession) -> FeedServer:
-        """A new server (port, key, id) for the query about to start; the drainer runs while any does."""
-        from lakeport_queue.server import FeedServer
+    def _serve(self, spark: SparkSession) -> FeedServer | FileSpool:
+        """A new server (port, key, id) for the query about to start, or the handle's spool; the drainer
+        runs while any does."""
         from lakeport_queue.tracking import tracker_for
 
         with self._lock:  # one query at a time: a new DataFrame replaces those whose server is suspended
@@ -161,8 +194,19 @@ class QueueHandle(Handle):
         for old in retired:
             self._stop_server(old)
         tracker = tracker_for(spark)
-        server = FeedServer(self.feed, on_complete=lambda: self._complete(server, spark, tracker),
-                            on_stop_request=lambda: self.server_done(server.id))
+        server: FeedServer | FileSpool
+        if self.delivery is Delivery.FILES:
+            from lakeport_queue.spool import FileSpool
+
+            if self._spool is None:
+                self._spool = FileSpool(self.feed, max_rows_per_file=self.max_rows_per_trigger,
+                                        identity=self.spool_identity, on_complete=lambda: self._complete(server, spark, tracker))
+            server = self._spool
+        else:
+            from lakeport_queue.server import FeedServer
+
+            server = FeedServer(self.feed, on_complete=lambda: self._complete(server, spark, tracker),
+                                on_stop_request=lambda: self.server_done(server.id))
         server.start()
         with self._lock:  # the drainer starts and stops under the handle's lock only
             self._servers[server.id] = server
@@ -211,24 +255,30 @@ class QueueHandle(Handle):
             try:
                 server.start()
             except OSError as exc:
-                log.warning("queue table %r: cannot serve again on port %d (%s); a query started from the "
+                log.warning("queue table %r: cannot serve again on port %s (%s); a query started from the "
                             "DataFrame of that server will fail: call handle.read_stream() again",
-                            self.table, server.port, exc)
+                            self.table, getattr(server, "port", "-"), exc)
                 return
             self.feed.start()
+
+    def server_progress(self, server_id: str, source: dict[str, Any]) -> None:
+        """A progress event of the query reading the spool ``server_id``: commit what it took."""
+        spool = self._spool
+        if spool is not None and spool.id == server_id:
+            spool.progress(source)
 
     def _stop_drainer_if_unserved(self) -> None:
         with self._lock:
             if self._feed is not None and not any(s.running for s in self._servers.values()):
                 self._feed.stop()
 
-    def _stop_server(self, server: FeedServer) -> None:
+    def _stop_server(self, server: FeedServer | FileSpool) -> None:
         server.stop()
         tracker = self._trackers.pop(server.id, None)
         if tracker is not None:
             tracker.forget(server.id)
 
-    def _complete(self, server: FeedServer, spark: SparkSession, tracker: QueryTracker) -> None:
+    def _complete(self, server: FeedServer | FileSpool, spark: SparkSession, tracker: QueryTracker) -> None:
         """The stream ended and was read: stop the query (from another thread, never the caller's)."""
 
         def stop() -> None:
@@ -253,14 +303,18 @@ class QueueHandle(Handle):
 
     def _read_stream(self, **options: Any) -> DataFrame:
         from lakeport.api import UnsupportedOperation, python_streams_unsupported
+        from lakeport_queue.server import FeedServer
         from lakeport_queue.source import KEY_OPTION, NAME, QueueDataSource
 
+        if self.delivery is Delivery.FILES:
+            return self._read_spool(options)
         why = python_streams_unsupported()
         if why:
             raise UnsupportedOperation(self.kind, self.table, "read_stream", why)
         spark = self.spark
         register_data_source(spark, QueueDataSource)
         server = self._serve(spark)
+        assert isinstance(server, FeedServer)
         reader = (
             spark.readStream.format(NAME)
             .schema(self._schema())
@@ -272,4 +326,22 @@ class QueueHandle(Handle):
             reader = reader.option("max_rows_per_trigger", str(self.max_rows_per_trigger))
         return reader.options(**{k: str(v) for k, v in options.items()}).load()
 
+    def _read_spool(self, options: dict[str, Any]) -> DataFrame:
+        """Spark's parquet stream over the handle's spool, one file (in row order) per micro-batch."""
+        from lakeport_queue.spool import FileSpool
 
+        refused = sorted(set(options) & {"num_partitions", "min_rows_per_partition", "prefetch"})
+        if refused:
+            raise ValueError(f"queue table {self.table!r}: option {refused[0]!r} is for delivery \"server\"; "
+                             "with delivery \"files\" each micro-batch is one parquet file")
+        server = self._serve(self.spark)
+        assert isinstance(server, FileSpool)
+        server.flush_available()  # an available-now query started next reads what is queued now
+        return (
+            self.spark.readStream.format("parquet")
+            .schema(self._schema())
+            .option("maxFilesPerTrigger", "1")
+            .option("ignoreMissingFiles", "true")  # a checkpoint's unfinished batch of an earlier process
+            .options(**{k: str(v) for k, v in options.items()})
+            .load(str(server.directory))
+        )

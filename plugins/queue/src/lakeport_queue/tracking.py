@@ -7,7 +7,8 @@ listener reads them from progress events (the server is then
 stop the server for good.
 
 One :class:`QueryTracker` per SparkSession (:func:`tracker_for`), kept only as long as
-the session lives; it calls the owner's public ``server_done``/``server_idle``/``server_resume``.
+the session lives; it calls the owner's public ``server_done``/``server_idle``/``server_resume``, and
+``server_progress`` for a spool (``delivery = "files"``), which Spark names in its source's description.
 
 A query can end before its first progress event (it fails at start, its
 first batch fails, or it is stopped at once), so the listener also keeps
@@ -43,6 +44,8 @@ class ServerOwner(Protocol):
     def server_idle(self, server_id: str) -> None: ...
 
     def server_resume(self, server_id: str) -> None: ...
+
+    def server_progress(self, server_id: str, source: dict[str, Any]) -> None: ...
 
 
 class QueryTracker:
@@ -99,6 +102,8 @@ class QueryTracker:
     def progress(self, progress: dict[str, Any]) -> None:
         query_id = progress["runId"]
         found, complete = _offsets(progress)
+        spooled = _spools(progress)
+        found |= set(spooled)
         with self._lock:
             self._query_ids[query_id] = progress["id"]
             for server_id in found:
@@ -108,6 +113,9 @@ class QueryTracker:
             # Only a query that reads no queue at all is no candidate: a restarted query's
             # offsets may name the server of an earlier run (they come from its checkpoint).
             idle = self._drop_candidate(query_id) if complete and not found else []
+            reports = [(o, sid, source) for sid, source in spooled.items() if (o := self._owners.get(sid)) is not None]
+        for owner, server_id, source in reports:
+            owner.server_progress(server_id, source)
         for owner, server_id in idle:
             owner.server_idle(server_id)
 
@@ -173,3 +181,10 @@ def _offsets(progress: dict[str, Any]) -> tuple[set[str], bool]:
             if isinstance(offset, dict) and isinstance(offset.get("server"), str):
                 found.add(offset["server"])
     return found, complete
+
+
+def _spools(progress: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Spool id -> the progress of the file source reading that spool (``delivery = "files"``)."""
+    from lakeport_queue.spool import spool_ids
+
+    return {sid: source for source in progress.get("sources") or () for sid in spool_ids(source.get("description", ""))}
