@@ -208,12 +208,11 @@ def store(slot: Slot, output: str) -> None:
 
 def _watched_files(slot: Slot) -> list[str]:
     """Every path whose (mtime, size, inode) is checked before the stored output is trusted."""
-    from lakeport.entrypoints import distributions, entry_points
+    from lakeport.entrypoints import entry_point_files
     from lakeport.markers import PROJECT_NAME
 
     paths = [os.path.abspath(entry or ".") for entry in sys.path]
-    providers = {ep.distribution for ep in entry_points(PROJECT_NAME)}
-    paths += [os.path.join(d.folder, "entry_points.txt") for d in distributions() if d.name in providers]
+    paths += [os.path.abspath(file) for file in entry_point_files(PROJECT_NAME)]
     stdlib = sys.stdlib_module_names if hasattr(sys, "stdlib_module_names") else ()  # 3.10+
     for name, module in list(sys.modules.items()):
         filename = getattr(module, "__file__", None)
