@@ -246,11 +246,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     from lakeport import plugins_cache
 
     argv = sys.argv[1:]
-    if plugins_cache.answer(argv):  # the console script already asked; `python -m lakeport.cli` did not
-        return EXIT_OK
     slot = plugins_cache.slot_for(argv)  # before plugins load: one could change sys.path
     if slot is None:
         return _main(argv)
+    cached = plugins_cache.cached_output(slot)  # the console script asked already; `python -m lakeport.cli` did not
+    if cached is not None:
+        sys.stdout.write(cached)
+        return EXIT_OK
     watch = plugins_cache.StderrWatch(sys.stderr)
     sys.stderr = watch  # a run that printed a warning is not cached
     try:
