@@ -17,6 +17,9 @@ The console script checks all of that with plain ``os.stat`` calls before it
 imports anything else; any difference or error means the normal path runs, and
 rewrites the entry. This module imports only ``os``, ``sys`` and ``zlib`` at the
 top: the fast path must stay tiny. ``LAKEPORT_NO_CACHE=1`` turns it off.
+
+An entry is NUL-separated text (not JSON: ``json`` imports ``re``): the magic, the
+CRC-32 of the rest, the key, the stamps, the variables, the output.
 """
 
 from __future__ import annotations
