@@ -3,7 +3,8 @@
 One session serves both Delta backends: the native tests ask for ``backend="native"``, the
 embedded ones for ``"embedded"``, and ``auto`` stays embedded (``$LAKEPORT_DELTA_AUTO_BACKEND``)
 so tests written for a plain pip install keep running embedded. The jars are resolved
-once per machine (Ivy's cache), not per run.
+once per machine (Ivy's cache), not per run. The cache of ``lakeport plugins`` goes to a
+temporary folder, never to the user's ~/.cache.
 """
 
 from __future__ import annotations
@@ -14,6 +15,15 @@ import os
 import pytest
 
 os.environ.setdefault("LAKEPORT_DELTA_AUTO_BACKEND", "embedded")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _plugins_cache_dir(tmp_path_factory):
+    """Every ``lakeport`` command a test runs caches ``lakeport plugins`` here, not in ~/.cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LAKEPORT_CACHE_DIR", str(tmp_path_factory.mktemp("plugins-cache")))
+        yield
+
 
 PLAIN = {"spark.sql.shuffle.partitions": "2", "spark.default.parallelism": "2"}
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
 from lakeport.errors import (
     ConfigError,
     ExpectationFailed,
@@ -15,9 +13,12 @@ from lakeport.errors import (
     UnsupportedTableFeature,
     WriteConflict,
 )
-from lakeport.markers import hookimpl
 
+TYPE_CHECKING = False  # not typing's: `import lakeport` runs first in every `lakeport` command
 if TYPE_CHECKING:
+    from typing import Any
+
+    from lakeport.markers import hookimpl
     from lakeport.project import Project, load
 
 __version__ = "0.1.0"
@@ -39,7 +40,11 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # Project pulls in attrs and cattrs; plugin loading and `lakeport --help` must not.
+    # Project pulls in attrs and cattrs, hookimpl pluggy; a cached `lakeport plugins` needs neither.
+    if name == "hookimpl":
+        from lakeport.markers import hookimpl
+
+        return hookimpl
     if name in ("Project", "load"):
         from lakeport import project
 

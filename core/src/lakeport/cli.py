@@ -49,22 +49,28 @@ def _run_plugins(args: argparse.Namespace) -> int:
     else:  # the plugins main() loaded to find the commands (loading them again costs as much)
         hooks = getattr(args, "_hooks", None) or Hooks.load()
     infos = hooks.describe(project)
-    if args.json:
-        print(json.dumps([
+    output = _plugins_output(infos, as_json=args.json)
+    sys.stdout.write(output)
+    args._plugins_output = output  # main() caches it
+    return EXIT_OK
+
+
+def _plugins_output(infos: Sequence[Any], *, as_json: bool) -> str:
+    """What ``lakeport plugins [--json]`` prints (the cache stores exactly this text)."""
+    if as_json:
+        return json.dumps([
             {"name": i.name, "distribution": i.distribution, "version": i.version, "kinds": list(i.kinds),
              "backends": dict(i.backends), "pipeline_kinds": list(i.pipeline_kinds)}
             for i in infos
-        ], indent=2))
-        return EXIT_OK
+        ], indent=2) + "\n"
     rows = [("plugin", "distribution", "version", "kinds")]
     rows += [(i.name, i.distribution, i.version, _kinds_cell(i)) for i in infos]
     widths = [max(len(r[c]) for r in rows) for c in range(4)]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip())
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
     for info in infos:
         for kind, backend in info.backends.items():
-            print(f"backend for kind {kind}: {backend}")
-    return EXIT_OK
+            lines.append(f"backend for kind {kind}: {backend}")
+    return "".join(line + "\n" for line in lines)
 
 
 def _kinds_cell(info: Any) -> str:
@@ -229,6 +235,39 @@ def _setup_logging(verbosity: int, packages: Sequence[str] = ()) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; ``argv`` None means the process's command line.
+
+    Only a real command line (``argv`` None) reads and writes the cache of ``lakeport
+    plugins`` (:mod:`lakeport.plugins_cache`): a caller passing ``argv`` may have
+    swapped plugins in a way no file on disk shows.
+    """
+    if argv is not None:
+        return _main(list(argv))
+    from lakeport import plugins_cache
+
+    argv = sys.argv[1:]
+    slot = plugins_cache.slot_for(argv)  # before plugins load: one could change sys.path
+    if slot is None:
+        return _main(argv)
+    cached = plugins_cache.cached_output(slot)  # the console script asked already; `python -m lakeport.cli` did not
+    if cached is not None:
+        sys.stdout.write(cached)
+        return EXIT_OK
+    watch = plugins_cache.StderrWatch(sys.stderr)
+    sys.stderr = watch  # a run that printed a warning is not cached
+    try:
+        outcome: dict[str, Any] = {}
+        code = _main(argv, outcome)
+    finally:
+        if sys.stderr is watch:
+            sys.stderr = watch.stream
+    output = outcome.get("plugins_output")
+    if code == EXIT_OK and isinstance(output, str) and not watch.written:
+        plugins_cache.store(slot, output)
+    return code
+
+
+def _main(argv: list[str], outcome: dict[str, Any] | None = None) -> int:
     registry = CommandRegistry()
     for command in BUILTIN_COMMANDS:
         registry.commands[command.name] = command
@@ -240,13 +279,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LakeportError as exc:
         print(f"lakeport: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(registry, argv).parse_args(argv)
     args._hooks = hooks
     _setup_logging(args.verbose, hooks.plugin_packages())
     had_session = _active_spark_session() is not None
     try:
-        return int(args._run(args) or 0)
+        code = int(args._run(args) or 0)
+        if outcome is not None:
+            outcome["plugins_output"] = getattr(args, "_plugins_output", None)
+        return code
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG

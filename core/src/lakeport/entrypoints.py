@@ -75,15 +75,25 @@ def find_distribution(name: str, path: Iterable[str] | None = None) -> Distribut
 
 def entry_points(group: str, path: Iterable[str] | None = None) -> list[EntryPoint]:
     """Every entry point of ``group``, in ``sys.path`` order."""
+    return [ep for _, ep in _entry_points_with_files(group, path)]
+
+
+def entry_point_files(group: str, path: Iterable[str] | None = None) -> list[str]:
+    """The ``entry_points.txt`` files that declare entry points of ``group`` (the plugins cache watches them)."""
+    return list(dict.fromkeys(file for file, _ in _entry_points_with_files(group, path)))
+
+
+def _entry_points_with_files(group: str, path: Iterable[str] | None) -> list[tuple[str, EntryPoint]]:
     found = []
     for dist in distributions(path):
+        filename = os.path.join(dist.folder, "entry_points.txt")
         try:
-            with open(os.path.join(dist.folder, "entry_points.txt"), encoding="utf-8") as file:
+            with open(filename, encoding="utf-8") as file:
                 text = file.read()
         except OSError:
             continue
         for name, value in _section(text, group):
-            found.append(EntryPoint(name, value, group, dist.name, dist.version))
+            found.append((filename, EntryPoint(name, value, group, dist.name, dist.version)))
     return found
 
 
