@@ -68,6 +68,15 @@ def test_plugin_disabled_by_environment_variable(example_plugin, monkeypatch):
     assert "memory" not in names and "files" not in names
 
 
+def test_disabling_a_plugin_that_is_not_installed_warns_with_its_name(monkeypatch, caplog):
+    monkeypatch.setenv("LAKEPORT_DISABLE_PLUGINS", "no_such_plugin, files")
+    with caplog.at_level("WARNING", logger="lakeport"):
+        Hooks.load()
+    assert [r.getMessage() for r in caplog.records if "cannot disable" in r.getMessage()] == [
+        "cannot disable plugin 'no_such_plugin': no such plugin is installed"
+    ]
+
+
 def test_plugin_disabled_by_project_config(example_plugin, lakeport_project):
     project = lakeport_project('[lakeport]\ndisable = ["example"]\n[tables.T]\nkind = "files"\npath = "/t"\n')
     assert project.hooks.pm.get_plugin("example") is None

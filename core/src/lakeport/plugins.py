@@ -77,7 +77,7 @@ def get_plugin_manager(
     for plugin in plugins:
         pm.register(plugin)
     pm.check_pending()
-    known = {n for n, _ in pm.list_name_plugin()} | set(DEFAULT_PLUGINS) | {ep.name for ep in found}
+    known = {n for n, p in pm.list_name_plugin() if p is not None} | set(DEFAULT_PLUGINS) | {ep.name for ep in found}
     for name in sorted(blocked - known):
         log.warning("cannot disable plugin %r: no such plugin is installed", name)
     return pm
