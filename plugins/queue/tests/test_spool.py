@@ -42,6 +42,21 @@ def available_now(handle: QueueHandle, checkpoint: Path, sink: Any, **options: A
     return query
 
 
+def fail_one_batch(handle: QueueHandle, checkpoint: Path) -> None:
+    """An available-now query whose sink reads its batch and then fails: the batch stays uncommitted."""
+
+    def crash(batch: Any, _batch_id: int) -> None:
+        batch.collect()
+        raise RuntimeError("sink is down")
+
+    failing = (
+        handle.read_stream().writeStream.foreachBatch(crash)
+        .option("checkpointLocation", str(checkpoint)).trigger(availableNow=True).start()
+    )
+    with pytest.raises(Exception, match="sink is down"):
+        failing.awaitTermination(WAIT)
+
+
 def test_rows_arrive_once_in_order_through_spark_file_source_and_committed_files_are_deleted(
     spark: Any, tmp_path: Path
 ) -> None:
@@ -73,17 +88,7 @@ def test_a_failed_batch_is_read_again_from_its_file_by_the_restarted_query(spark
     for i in range(5):
         q.put((i, f"n{i}"))
     handle = QueueHandle(source=q, schema=SCHEMA, table="spool_restart", delivery="files")
-
-    def crash(batch: Any, _batch_id: int) -> None:
-        batch.collect()
-        raise RuntimeError("sink is down")
-
-    failing = (
-        handle.read_stream().writeStream.foreachBatch(crash)
-        .option("checkpointLocation", str(tmp_path / "cp")).trigger(availableNow=True).start()
-    )
-    with pytest.raises(Exception, match="sink is down"):
-        failing.awaitTermination(WAIT)
+    fail_one_batch(handle, tmp_path / "cp")
     for i in range(5, 7):
         q.put((i, f"n{i}"))
     seen, collect = collector()
@@ -180,17 +185,7 @@ def test_the_next_run_of_a_project_table_continues_a_checkpoint_left_with_an_unf
     )
     text = '[tables.people]\nkind = "queue"\nschema = "id BIGINT, name STRING"\nsource = "runs:make"\ndelivery = "files"\n'
     first = lakeport_project(text).handle("people")
-
-    def crash(batch: Any, _batch_id: int) -> None:
-        batch.collect()
-        raise RuntimeError("sink is down")
-
-    failing = (
-        first.read_stream().writeStream.foreachBatch(crash)
-        .option("checkpointLocation", str(tmp_lake / "cp")).trigger(availableNow=True).start()
-    )
-    with pytest.raises(Exception, match="sink is down"):
-        failing.awaitTermination(WAIT)
+    fail_one_batch(first, tmp_lake / "cp")
     assert first._spool is not None
     folder = first._spool.directory
     first.close()  # the first run's process ends: its queue and spool are gone
