@@ -8,7 +8,9 @@ Two ways of moving rows ``(id, name, age)`` from a ``queue.Queue`` in the driver
 into the sink, each measured in the same Spark session (``local[2]``):
 
 - **queue stream**: ``QueueHandle(source=q).read_stream()`` -> foreachBatch -> sink,
-  trigger ``--trigger`` seconds;
+  trigger ``--trigger`` seconds (``delivery="server"``, the Python streaming data source);
+- **queue stream (files)**: the same with ``delivery="files"`` (parquet files streamed
+  by Spark's own file source);
 - **createDataFrame loop**: every ``--trigger`` seconds, drain the queue into a list,
   ``spark.createDataFrame(rows, schema)`` -> the same sink.
 
@@ -160,17 +162,18 @@ class QueueWay:
     """One streaming query from a ``QueueHandle``; each phase gets a fresh clock."""
 
     label = "queue stream"
+    delivery = "server"
 
     def __init__(self, spark: Any, sink: Sink, args: argparse.Namespace, workdir: Path) -> None:
         from lakeport_queue.handle import QueueHandle
 
         self.queue: queue.Queue = queue.Queue(maxsize=200_000)
         self.clock: Clock | None = None
-        self.handle = QueueHandle(source=self.queue, schema=SCHEMA, table="bench_people")
+        self.handle = QueueHandle(source=self.queue, schema=SCHEMA, table="bench_people", delivery=self.delivery)
         self.query = (
             self.handle.read_stream().writeStream
             .foreachBatch(lambda df, batch_id: self.clock.record(df, sink, batch_id))  # type: ignore[union-attr]
-            .option("checkpointLocation", str(workdir / "queue_cp"))
+            .option("checkpointLocation", str(workdir / f"queue_cp_{self.delivery}"))
             .trigger(processingTime=f"{args.trigger} seconds").start()
         )
 
@@ -185,6 +188,13 @@ class QueueWay:
     def close(self) -> None:
         self.query.stop()
         self.handle.close()
+
+
+class QueueFilesWay(QueueWay):
+    """The queue spooled to parquet files that Spark's file source streams."""
+
+    label = "queue stream (files)"
+    delivery = "files"
 
 
 class CreateDataFrameWay:
@@ -251,7 +261,7 @@ def main() -> None:
 
     spark = get_or_create_session({"spark.master": "local[2]", "spark.sql.shuffle.partitions": "2"})
     workdir = Path(tempfile.mkdtemp(prefix="bench-queue-"))
-    ways = [w for w in (QueueWay, CreateDataFrameWay)
+    ways = [w for w in (QueueWay, QueueFilesWay, CreateDataFrameWay)
             if args.only is None or w.label.startswith(args.only)]
     try:
         print(f"{os.cpu_count()} cores, Spark {spark.version}, sink {args.sink}, trigger {args.trigger} s; "
