@@ -195,3 +195,23 @@ def test_the_next_run_of_a_project_table_continues_a_checkpoint_left_with_an_unf
     assert seen == [(i, f"n{i}") for i in range(100, 103)]
     assert second._spool is not None and second._spool.directory == folder  # the same folder in every run
     second.close()
+
+
+def test_a_checkpoint_of_the_other_delivery_is_refused_with_what_to_do(
+    spark: Any, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = QueueHandle(source=[(1, "a")], schema=SCHEMA, table="by_server", delivery="server")
+    available_now(server, tmp_path / "server_cp", collector()[1])
+    server.close()
+    files = QueueHandle(source=[(2, "b")], schema=SCHEMA, table="by_files", delivery="files")
+    with caplog.at_level("ERROR", logger="lakeport_queue"), pytest.raises(Exception, match="logOffset"):
+        available_now(files, tmp_path / "server_cp", collector()[1])
+    wait_until(lambda: any("needs a checkpoint of its own" in r.getMessage() for r in caplog.records),
+               "the error naming the cause")
+    available_now(files, tmp_path / "files_cp", collector()[1])
+    files.close()
+    again = QueueHandle(source=[(3, "c")], schema=SCHEMA, table="by_server_again", delivery="server")
+    with pytest.raises(Exception, match=r"by_server_again.*checkpoint holds offsets \{'logOffset': 0\}.*new "
+                                        "checkpoint_path"):
+        available_now(again, tmp_path / "files_cp", collector()[1])
+    again.close()

@@ -127,6 +127,18 @@ def _client(options: Any) -> QueueClient:
     return QueueClient(int(options["port"]), options[KEY_OPTION], options.get("table", "<unnamed>"))
 
 
+def _position(offset: dict, table: str) -> int:
+    """An offset's position; a checkpoint of the other delivery holds ``{"logOffset": n}`` instead."""
+    try:
+        return int(offset["position"])
+    except (KeyError, TypeError, ValueError):
+        raise QueueSourceError(
+            f"queue table {table!r}: the checkpoint holds offsets {offset!r}, not a queue's positions: it was "
+            'written by another source (a queue read with delivery = "files"?); give this query a new '
+            "checkpoint_path"
+        ) from None
+
+
 def _rows(client: QueueClient, start: int, end: int, feed: str) -> list[Any]:
     """Rows [start, end) of ``feed`` as Arrow record batches, from the driver."""
     import pyarrow as pa
@@ -160,18 +172,18 @@ class QueuePrefetchReader(SimpleDataSourceStreamReader, SupportsTriggerAvailable
         return self.client.call("/initial")
 
     def read(self, start: dict) -> tuple[Iterator[Any], dict]:
-        query = f"start={int(start['position'])}&feed={start.get('feed', '')}"
+        query = f"start={_position(start, self.table)}&feed={start.get('feed', '')}"
         if self.max_rows_per_trigger:
             query += f"&max_rows={self.max_rows_per_trigger}"
         end = self.client.call("/latest?" + query)
         if end is None:  # nothing new
             return iter(()), start
-        return iter(_rows(self.client, int(start["position"]), int(end["position"]), end.get("feed", ""))), end
+        return iter(_rows(self.client, _position(start, self.table), _position(end, self.table), end.get("feed", ""))), end
 
     def readBetweenOffsets(self, start: dict, end: dict) -> Iterator[Any]:  # noqa: N802
         client = QueueClient(self.client.port, self.client.key, self.table)
         try:
-            return iter(_rows(client, int(start["position"]), int(end["position"]), end.get("feed", "")))
+            return iter(_rows(client, _position(start, self.table), _position(end, self.table), end.get("feed", "")))
         finally:
             client.close()
 
@@ -179,7 +191,7 @@ class QueuePrefetchReader(SimpleDataSourceStreamReader, SupportsTriggerAvailable
         self.client.call("/prepare", "POST", timeout=600)
 
     def commit(self, end: dict) -> None:
-        self.client.call(f"/commit?end={int(end['position'])}", "POST")
+        self.client.call(f"/commit?end={_position(end, self.table)}", "POST")
 
     def stop(self) -> None:
         _stop(self.client)
@@ -206,7 +218,7 @@ class QueueStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
     def latestOffset(self, start: dict | None = None, limit: Any = None) -> dict:  # noqa: N802
         query = []
         if start is not None:
-            query.append(f"start={int(start['position'])}&feed={start.get('feed', '')}")
+            query.append(f"start={_position(start, self.table)}&feed={start.get('feed', '')}")
             max_rows = getattr(limit, "max_rows", None)
             if max_rows is not None:
                 query.append(f"max_rows={int(max_rows)}")
@@ -217,7 +229,7 @@ class QueueStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
         self.client.call("/prepare", "POST", timeout=600)
 
     def partitions(self, start: dict, end: dict) -> list[InputPartition]:
-        first, last = int(start["position"]), int(end["position"])
+        first, last = _position(start, self.table), _position(end, self.table)
         total = last - first
         if total <= 0:
             return []
@@ -234,7 +246,7 @@ class QueueStreamReader(DataSourceStreamReader, SupportsTriggerAvailableNow):
             client.close()
 
     def commit(self, end: dict) -> None:
-        self.client.call(f"/commit?end={int(end['position'])}", "POST")
+        self.client.call(f"/commit?end={_position(end, self.table)}", "POST")
 
     def stop(self) -> None:
         _stop(self.client)

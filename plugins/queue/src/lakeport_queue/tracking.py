@@ -126,6 +126,11 @@ class QueryTracker:
             self._query_ids.pop(query_id, None)
             done = [(o, sid) for sid in claimed if (o := self._owners.get(sid)) is not None]
             idle = self._drop_candidate(query_id)
+        if idle and "No usable value for logOffset" in (event.get("exception") or ""):
+            # Spark's file source failed on a checkpoint before any lakeport code ran: say why here
+            log.error('query %s: its checkpoint holds the positions of a queue read with delivery = "server"; '
+                      'a queue read with delivery = "files" needs a checkpoint of its own (a new checkpoint_path)',
+                      event.get("id", query_id))
         for owner, server_id in done:
             log.info("query %s terminated: stopping its queue server %s", query_id, server_id)
             owner.server_done(server_id)
