@@ -215,3 +215,26 @@ def test_a_checkpoint_of_the_other_delivery_is_refused_with_what_to_do(
                                         "checkpoint_path"):
         available_now(again, tmp_path / "files_cp", collector()[1])
     again.close()
+
+
+def test_read_stream_does_not_wait_for_a_producer_that_keeps_putting(spark: Any, tmp_path: Path) -> None:
+    q: queue.Queue = queue.Queue()
+    stop = threading.Event()
+
+    def produce() -> None:
+        i = 0
+        while not stop.is_set() and i < 5_000_000:
+            q.put((i, "x"))
+            i += 1
+
+    producer = threading.Thread(target=produce, daemon=True)
+    producer.start()
+    wait_until(lambda: q.qsize() > 1000, "the producer to start")
+    handle = QueueHandle(source=q, schema=SCHEMA, table="spool_busy", delivery="files")
+    try:
+        handle.read_stream()
+        assert producer.is_alive()  # read_stream() took what was queued, not the producer's whole run
+    finally:
+        stop.set()
+        producer.join()
+        handle.close()

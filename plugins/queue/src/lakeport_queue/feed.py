@@ -388,6 +388,22 @@ class Feed:
         log.info("queue table %r: available-now target is position %d", self.table, self._end)
         return self._end
 
+    def wait_until_taken(self, timeout: float = 60.0) -> None:
+        """Wait until the drainer has taken the items a queue holds now (a producer that keeps putting
+        is not waited for), or what ``wait_until_drained`` waits for from an iterable; then seal."""
+        if not self._is_queue or not hasattr(self._source, "qsize"):
+            self.wait_until_drained(timeout)
+            return
+        target = self._pulled + self._source.qsize()
+        deadline = time.monotonic() + timeout
+        while (self._pulled < target and not self._exhausted and self._drainer is not None and self.error is None
+               and (self._end - self._base) + len(self._pending) < self.max_buffered_rows):
+            if time.monotonic() > deadline:
+                log.warning("queue table %r: gave up waiting for the drainer after %.0f s", self.table, timeout)
+                break
+            time.sleep(0.002)
+        self.seal()
+
     def wait_until_drained(self, timeout: float = 60.0) -> None:
         """Wait until the drainer has taken what the source holds now (a queue found empty, an iterable
         exhausted or the buffer full), then seal it."""

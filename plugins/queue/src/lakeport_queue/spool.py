@@ -84,6 +84,7 @@ class FileSpool:
         self._spooled = feed.replay_from()  # rows below this are in files (or committed)
         self._last_mtime_ms = 0
         self._lock = threading.Condition()  # guards _files/_spooled; notified on commit
+        self._writing = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
         self._lifecycle = threading.Lock()
@@ -133,7 +134,7 @@ class FileSpool:
 
     def flush_available(self, timeout: float = 60.0) -> None:
         """Write everything the source holds now, so an available-now query started next reads it all."""
-        self.feed.wait_until_drained(timeout)
+        self.feed.wait_until_taken(timeout)
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         while self._write_next(ignore_depth=True):
             pass
@@ -154,6 +155,10 @@ class FileSpool:
 
     def _write_next(self, *, ignore_depth: bool) -> bool:
         """Write the next file if there are new rows (and room); whether one was written."""
+        with self._writing:  # the spool thread and flush_available(): one file at a time, in order
+            return self._write_next_file(ignore_depth)
+
+    def _write_next_file(self, ignore_depth: bool) -> bool:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -190,8 +195,9 @@ class FileSpool:
         path = self.directory / f"{start:016d}-{slug}.parquet"
         partial = self.directory / f".{path.name}.partial"
         try:
-            partial.write_text(f"{exc}\n")
-            os.replace(partial, path)
+            with self._writing:
+                partial.write_text(f"{exc}\n")
+                os.replace(partial, path)
         except OSError as write_error:
             log.error("queue table %r: cannot write the failure into the spool: %s", self.feed.table, write_error)
 
