@@ -27,6 +27,7 @@ import shutil
 import tempfile
 import threading
 import time
+import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -75,6 +76,8 @@ class FileSpool:
         self.directory = parent / f"{FOLDER_PREFIX}{self.id}"
         if self._lock_file is not None:  # files of a process that is gone: their rows went with it
             shutil.rmtree(self.directory, ignore_errors=True)
+        # a handle never closed (a CLI run ends, a test forgets) still removes its folder at exit
+        self._cleanup = weakref.finalize(self, _remove, self.directory, self._lock_file)
         self.max_rows_per_file = max_rows_per_file
         self._on_complete = on_complete
         self._completed = False
@@ -124,10 +127,8 @@ class FileSpool:
     def close(self) -> None:
         """Stop and delete the folder; the uncommitted rows stay in the feed."""
         self.stop()
-        shutil.rmtree(self.directory, ignore_errors=True)
-        if self._lock_file is not None:
-            self._lock_file.close()  # releases the claim
-            self._lock_file = None
+        self._cleanup()  # deletes the folder and releases the claim, once
+        self._lock_file = None
         with self._lock:
             self._files.clear()
             self._spooled = self.feed.replay_from()
@@ -229,6 +230,12 @@ class FileSpool:
             log.info("queue table %r: stream complete at position %d", self.feed.table, self._spooled)
             if self._on_complete is not None:
                 self._on_complete()
+
+
+def _remove(directory: Path, lock_file: Any) -> None:
+    shutil.rmtree(directory, ignore_errors=True)
+    if lock_file is not None:
+        lock_file.close()  # releases the claim; the empty lock file stays (deleting it races a new claimant)
 
 
 def _stable_id(identity: str) -> str:
