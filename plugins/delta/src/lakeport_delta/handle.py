@@ -260,7 +260,8 @@ class DeltaHandle(Handle):
 
 
 #: appends and overwrites with an application transaction (``txn``, as StreamLoader's micro-batches
-#: have) of at most this many rows are written and committed from the driver (see ``ops.write``).
+#: have) of at most this many rows are written and committed from the driver (see ``ops.write``);
+#: so is any append or overwrite that Spark's plan estimate says is small (``collect_estimated``).
 SMALL_BATCH_ROWS = 10_000
 
 
@@ -277,6 +278,8 @@ class _EmbeddedDelta:
         return self.ops.read_stream(self.spark, self.path, **settings)
 
     def write(self, df: DataFrame, **kwargs: Any) -> Any:
+        # a small result (as Spark's plan estimate says) skips the Spark write job's Python processes
+        kwargs.setdefault("collect_estimated", True)
         if kwargs.get("txn") is not None:  # a micro-batch (foreachBatch): usually small
             kwargs.setdefault("collect_max_rows", SMALL_BATCH_ROWS)
         return self.ops.write(df, self.path, table_name=self.name, description=self.comment, **kwargs)
