@@ -73,7 +73,6 @@ def read(
     """
     from . import log as dlog
 
-    register(spark)
     root = _root(path)
     dt = dlog.load_table(root, version=version, timestamp=timestamp)
     dlog.check_supported(dt, root, "read")
@@ -83,6 +82,7 @@ def read(
         df = read_snapshot(spark, root, dt)
         if df is not None:
             return df
+    register(spark)  # only the Python source needs it (the first registration in a session costs ~1 s)
     pushdown = str(spark.conf.get(PUSHDOWN_CONF, "false")).lower() == "true"
     return (
         spark.read.format(SOURCE_NAME)
