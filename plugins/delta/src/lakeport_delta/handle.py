@@ -154,8 +154,9 @@ class DeltaHandle(Handle):
     def counts_rule_mask(self, mode: str) -> bool:
         """The embedded backend's writers see every row in Python: they count and filter a rule mask.
 
-        Appends and overwrites count in the Spark tasks that write the files; upserts on
-        the driver, where the rows are collected for delta-rs's MERGE. The native
+        Appends and overwrites count in the Spark tasks that write the files, or on the
+        driver when the write is small enough to be collected; upserts on the driver,
+        where the rows are collected for delta-rs's MERGE. The native
         backend's writers are Spark's own: expectations use ``observe`` there.
         """
         return self.backend == "embedded"
