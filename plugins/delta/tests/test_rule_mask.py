@@ -276,3 +276,26 @@ def test_the_estimate_is_none_without_a_jvm_plan_and_exact_for_local_data(spark)
     assert estimated_bytes(Remote()) is None
     assert 0 < estimated_bytes(local_people(spark)) < 1000
     assert estimated_bytes(spark.createDataFrame(ROWS, SCHEMA)) > 2**40  # an RDD: Spark's default, "big"
+
+
+def test_a_plan_spark_underestimated_past_max_result_size_is_written_by_spark_tasks(tmp_lake, spark, monkeypatch, caplog):
+    """A wrong guess costs a second evaluation, not a wrong table: the write goes to Spark's writer."""
+    from pyspark.sql.classic.dataframe import DataFrame
+
+    collected = DataFrame.toArrow
+
+    def too_big(df):
+        if MASK_COLUMN in df.columns:  # the write's collect, not the quarantine's or a test's
+            raise RuntimeError("Total size of serialized results of 1 tasks is bigger than spark.driver.maxResultSize")
+        return collected(df)
+
+    monkeypatch.setattr(DataFrame, "toArrow", too_big)
+    quarantine = delta(tmp_lake, "held")
+    target = delta(tmp_lake, "people", *RULES, quarantine_table=quarantine)
+    with caplog.at_level("INFO", logger="lakeport_delta.embedded.ops"):
+        result = target.append(local_people(spark))
+    assert any("over spark.driver.maxResultSize" in r.getMessage() for r in caplog.records)
+    got = result.expectations
+    assert {r.name: r.failed for r in got.rules} == {"adult": 3, "named": 1, "short_name": 5, "not_old": 2}
+    assert (got.rows_in, got.rows_quarantined, got.rows_dropped, got.rows_written) == (6, 3, 2, 1)
+    assert table_rows(target.path) == [(1, "ada", 36)]
