@@ -212,3 +212,90 @@ def test_native_backend_counts_the_same_with_observe(tmp_lake, spark, people, mo
     kept = [(1, "ada", 36)] if mode == "upsert" else [(1, "ada", 36), (1, "old", 40)]
     assert table_rows(target.path) == kept
     assert {r["id"]: r["_failed_rules"] for r in quarantine.read().collect()} == {2: ["adult"], 4: ["adult"], 5: ["adult"]}
+
+
+def local_people(spark):
+    """ROWS as a LocalRelation (createDataFrame of an Arrow table): Spark knows its size exactly."""
+    import pyarrow as pa
+
+    schema = pa.schema([("id", pa.int64()), ("name", pa.string()), ("age", pa.int32())])
+    return spark.createDataFrame(pa.Table.from_pylist([dict(zip(schema.names, r, strict=True)) for r in ROWS], schema=schema))
+
+
+@pytest.mark.parametrize("mode", ["append", "overwrite"])
+@pytest.mark.parametrize("data, budget, path", [
+    ("local", None, "written from the driver"),
+    ("local", 1, None),
+    ("rdd", None, None),
+], ids=["estimated small: the driver", "estimated over the budget: Spark tasks", "size unknown: Spark tasks"])
+def test_a_batch_write_is_the_same_from_the_driver_or_from_spark_tasks(
+    tmp_lake, spark, mode, data, budget, path, monkeypatch, caplog,
+):
+    """A batch write (no ``txn``) that Spark's plan estimate says is small is collected once and committed
+    from the driver; the rows, the rule counts and the quarantine are those of Spark's writer."""
+    from lakeport_delta.embedded import ops
+
+    if budget is not None:
+        monkeypatch.setattr(ops, "DRIVER_ESTIMATE_BYTES", budget)
+    quarantine = delta(tmp_lake, "held")
+    target = delta(tmp_lake, "people", *RULES, quarantine_table=quarantine)
+    target.append(local_people(spark).limit(0))  # the table exists: overwrite replaces, append adds
+    people = local_people(spark) if data == "local" else spark.createDataFrame(ROWS, SCHEMA).repartition(3)
+
+    with caplog.at_level("DEBUG", logger="lakeport_delta.embedded.ops"):
+        result = target.write(people, mode)
+    said = [r.getMessage() for r in caplog.records if r.name == "lakeport_delta.embedded.ops" and "people" in r.getMessage()]
+    assert any(path in m for m in said) if path else not any("written" in m for m in said), said
+
+    assert result.rule_counts is not None and not result.skipped and result.version == 1
+    got = result.expectations
+    assert {r.name: r.failed for r in got.rules} == {"adult": 3, "named": 1, "short_name": 5, "not_old": 2}
+    assert (got.rows_in, got.rows_quarantined, got.rows_dropped, got.rows_written) == (6, 3, 2, 1)
+    assert table_rows(target.path) == [(1, "ada", 36)]
+    assert {r["id"] for r in quarantine.read().collect()} == {2, 4, 5}
+    assert not (tmp_lake / "people" / "_lakeport_staging").exists()
+
+
+def test_a_fail_rule_on_a_write_from_the_driver_commits_nothing(tmp_lake, spark):
+    from lakeport.errors import ExpectationFailed
+
+    target = delta(tmp_lake, "people", Expectation("adult", "age >= 18", "fail"))
+    target.append(local_people(spark).where("id = 1"))
+    with pytest.raises(ExpectationFailed) as info:
+        target.append(local_people(spark))
+    assert (info.value.rule, info.value.failing_rows) == ("adult", 3)
+    assert table_rows(target.path) == [(1, "ada", 36)] and DeltaTable(target.path).version() == 0
+
+
+def test_the_estimate_is_none_without_a_jvm_plan_and_exact_for_local_data(spark):
+    from lakeport_delta.embedded.ops import estimated_bytes
+
+    class Remote:  # a Spark Connect DataFrame has no _jdf
+        pass
+
+    assert estimated_bytes(Remote()) is None
+    assert 0 < estimated_bytes(local_people(spark)) < 1000
+    assert estimated_bytes(spark.createDataFrame(ROWS, SCHEMA)) > 2**40  # an RDD: Spark's default, "big"
+
+
+def test_a_plan_spark_underestimated_past_max_result_size_is_written_by_spark_tasks(tmp_lake, spark, monkeypatch, caplog):
+    """A wrong guess costs a second evaluation, not a wrong table: the write goes to Spark's writer."""
+    from pyspark.sql.classic.dataframe import DataFrame
+
+    collected = DataFrame.toArrow
+
+    def too_big(df):
+        if MASK_COLUMN in df.columns:  # the write's collect, not the quarantine's or a test's
+            raise RuntimeError("Total size of serialized results of 1 tasks is bigger than spark.driver.maxResultSize")
+        return collected(df)
+
+    monkeypatch.setattr(DataFrame, "toArrow", too_big)
+    quarantine = delta(tmp_lake, "held")
+    target = delta(tmp_lake, "people", *RULES, quarantine_table=quarantine)
+    with caplog.at_level("INFO", logger="lakeport_delta.embedded.ops"):
+        result = target.append(local_people(spark))
+    assert any("over spark.driver.maxResultSize" in r.getMessage() for r in caplog.records)
+    got = result.expectations
+    assert {r.name: r.failed for r in got.rules} == {"adult": 3, "named": 1, "short_name": 5, "not_old": 2}
+    assert (got.rows_in, got.rows_quarantined, got.rows_dropped, got.rows_written) == (6, 3, 2, 1)
+    assert table_rows(target.path) == [(1, "ada", 36)]

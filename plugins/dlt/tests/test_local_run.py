@@ -136,6 +136,54 @@ def test_streaming_tables_take_only_new_input_and_materialized_views_are_recompu
     assert delta_rows(warehouse / "revenue", "customer", "total") == Counter({("ADA", 42.0): 1, ("CY", 10.0): 1})
 
 
+TOTALS = """
+[[pipelines.orders.datasets]]
+name = "totals"
+kind = "materialized_view"
+func = "totals"
+source = "orders"
+expectations = [{ name = "some_orders", constraint = "orders > 1", action = "allow" }]
+"""
+
+
+def test_a_small_materialized_view_is_written_from_the_driver_and_a_big_one_by_spark_tasks(
+    spark, orders_project, capsys, caplog, monkeypatch,
+):
+    """Which writer a materialized view gets follows Spark's estimate of its plan; the rows and the
+    expectation counts in the event log are the same either way."""
+    from lakeport_delta.embedded import ops
+
+    folder, land = orders_project
+    (folder / "lakeport.toml").write_text((folder / "lakeport.toml").read_text() + TOTALS)
+    (folder / "jobs.py").write_text(textwrap.dedent(JOBS) + textwrap.dedent('''
+
+        def totals(df):
+            return df.agg(F.count("*").alias("orders"), F.sum("amount").alias("amount"))
+        '''))
+    # between a one-row aggregate's estimate (tens of bytes) and a grouped one over the table's files
+    monkeypatch.setattr(ops, "DRIVER_ESTIMATE_BYTES", 200)
+    land("1.json", [{"id": 1, "customer": "ada", "amount": 12.0}, {"id": 2, "customer": "bob", "amount": -1.0},
+                    {"id": 3, "customer": None, "amount": 15.0}, {"id": 4, "customer": "ada", "amount": 30.0}])
+
+    with caplog.at_level("DEBUG", logger="lakeport_delta.embedded.ops"):
+        assert main(["-vv", "run", "orders", "-c", str(folder / "lakeport.toml")]) == 0
+    out = capsys.readouterr().out
+    from_driver = {Path(m.split("'")[1]).name for m in (r.getMessage() for r in caplog.records)
+                   if "written from the driver" in m}
+    assert "totals" in from_driver and "revenue" not in from_driver, from_driver
+    assert "totals -> totals (materialized_view), 1 rows in, 1 written, 0 failed some_orders" in out
+    assert "revenue -> revenue (materialized_view), 2 rows in, 2 written" in out
+    warehouse = folder / "spark-warehouse" / "sales"
+    assert delta_rows(warehouse / "totals", "orders", "amount") == Counter({(3, 57.0): 1})
+    assert delta_rows(warehouse / "revenue", "customer", "total") == Counter({("ADA", 42.0): 1, (None, 15.0): 1})
+    log = {e["flow"]: e for e in DeltaTable(str(warehouse / "_event_log")).to_pyarrow_table().to_pylist()}
+    assert sorted((e["flow"], e["status"], e["rows_in"], e["rows_written"]) for e in log.values()) == [
+        ("orders", "completed", 4, 3), ("revenue", "completed", 2, 2), ("totals", "completed", 1, 1)]
+    assert [(x["name"], x["passed"], x["failed"]) for x in log["totals"]["expectations"]] == [("some_orders", 1, 0)]
+    assert sorted((x["name"], x["passed"], x["failed"]) for x in log["orders"]["expectations"]) == [
+        ("has_customer", 3, 1), ("positive", 3, 1)]
+
+
 def test_an_expectation_that_fails_stops_the_run_and_leaves_the_table_as_it_was(spark, orders_project, capsys):
     folder, land = orders_project
     land("1.json", [{"id": 1, "customer": "ada", "amount": 12.0}])

@@ -154,8 +154,9 @@ class DeltaHandle(Handle):
     def counts_rule_mask(self, mode: str) -> bool:
         """The embedded backend's writers see every row in Python: they count and filter a rule mask.
 
-        Appends and overwrites count in the Spark tasks that write the files; upserts on
-        the driver, where the rows are collected for delta-rs's MERGE. The native
+        Appends and overwrites count in the Spark tasks that write the files, or on the
+        driver when the write is small enough to be collected; upserts on the driver,
+        where the rows are collected for delta-rs's MERGE. The native
         backend's writers are Spark's own: expectations use ``observe`` there.
         """
         return self.backend == "embedded"
@@ -260,7 +261,8 @@ class DeltaHandle(Handle):
 
 
 #: appends and overwrites with an application transaction (``txn``, as StreamLoader's micro-batches
-#: have) of at most this many rows are written and committed from the driver (see ``ops.write``).
+#: have) of at most this many rows are written and committed from the driver (see ``ops.write``);
+#: so is any append or overwrite that Spark's plan estimate says is small (``collect_estimated``).
 SMALL_BATCH_ROWS = 10_000
 
 
@@ -277,6 +279,8 @@ class _EmbeddedDelta:
         return self.ops.read_stream(self.spark, self.path, **settings)
 
     def write(self, df: DataFrame, **kwargs: Any) -> Any:
+        # a small result (as Spark's plan estimate says) skips the Spark write job's Python processes
+        kwargs.setdefault("collect_estimated", True)
         if kwargs.get("txn") is not None:  # a micro-batch (foreachBatch): usually small
             kwargs.setdefault("collect_max_rows", SMALL_BATCH_ROWS)
         return self.ops.write(df, self.path, table_name=self.name, description=self.comment, **kwargs)

@@ -203,12 +203,29 @@ class LocalLake:
         update_id = uuid.uuid4().hex
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         rows = [
-            (self.pipeline, update_id, now, r.flow, r.target, r.kind, r.status, r.error, r.batches, r.rows_in,
-             r.rows_written, [(rule, r.actions.get(rule, "allow"), r.rows_in - failed, failed) for rule, failed in r.failed.items()],
-             round(r.seconds, 3))
+            {"pipeline": self.pipeline, "update_id": update_id, "timestamp": now, "flow": r.flow, "target": r.target,
+             "flow_type": r.kind, "status": r.status, "error": r.error, "batches": r.batches, "rows_in": r.rows_in,
+             "rows_written": r.rows_written,
+             "expectations": [{"name": rule, "action": r.actions.get(rule, "allow"), "passed": r.rows_in - failed,
+                               "failed": failed} for rule, failed in r.failed.items()],
+             "seconds": round(r.seconds, 3)}
             for r in reports
         ]
         if rows:
             log_table = self.handle(EVENT_LOG, schema=EVENT_LOG_SCHEMA)
-            log_table.append(self.project.spark().createDataFrame(rows, EVENT_LOG_SCHEMA))
+            log_table.append(_local_frame(self.project.spark(), rows, EVENT_LOG_SCHEMA))
         return update_id
+
+
+def _local_frame(spark: Any, rows: list[dict[str, Any]], ddl: str) -> DataFrame:
+    """``rows`` as a DataFrame built from Arrow: a LocalRelation, whose size Spark knows exactly.
+
+    A handle that writes small data from the driver (the embedded Delta backend) then runs no
+    Spark write job for the event log; ``createDataFrame`` of a list is an RDD of unknown size.
+    """
+    import pyarrow as pa
+
+    from lakeport.api import parse_ddl, to_arrow
+
+    struct = parse_ddl(ddl)
+    return spark.createDataFrame(pa.Table.from_pylist(rows, schema=to_arrow(struct)), struct)

@@ -1,7 +1,8 @@
 """Public operations of the embedded Delta engine (no Delta jars: Spark data source + delta-rs).
 
 Batch reads and appends/overwrites go through Spark (the ``lakeport_delta`` data
-source); MERGE, delete and table management go through delta-rs on the driver.
+source), except small writes, which are collected and committed from the driver (see
+``write``); MERGE, delete and table management go through delta-rs on the driver.
 Every function takes a local table *path*; errors name it.
 
 Return values: ``write`` -> :class:`WriteOutcome`, ``upsert`` -> :class:`UpsertOutcome`,
@@ -72,7 +73,6 @@ def read(
     """
     from . import log as dlog
 
-    register(spark)
     root = _root(path)
     dt = dlog.load_table(root, version=version, timestamp=timestamp)
     dlog.check_supported(dt, root, "read")
@@ -82,6 +82,7 @@ def read(
         df = read_snapshot(spark, root, dt)
         if df is not None:
             return df
+    register(spark)  # only the Python source needs it (the first registration in a session costs ~1 s)
     pushdown = str(spark.conf.get(PUSHDOWN_CONF, "false")).lower() == "true"
     return (
         spark.read.format(SOURCE_NAME)
@@ -151,6 +152,7 @@ def write(
     properties: dict[str, str] | None = None,
     rule_mask: RuleMask | None = None,
     collect_max_rows: int | None = None,
+    collect_estimated: bool = False,
 ) -> WriteOutcome:
     """Append or overwrite through Spark tasks; one Delta commit at the end.
 
@@ -164,6 +166,10 @@ def write(
     and its files are written and committed from there: no Spark write job, so no Python
     worker processes for planning, writing and committing it (seconds each). A bigger one
     is written by Spark tasks as usual, after the looks.
+
+    With ``collect_estimated`` a DataFrame whose optimized plan Spark sizes at most
+    ``DRIVER_ESTIMATE_BYTES`` (no job: see ``estimated_bytes``) is collected in one pass and
+    written from the driver the same way; the looks then only run for plans Spark cannot size.
     """
     from lakeport.api import RuleCounts
 
@@ -185,10 +191,11 @@ def write(
     )
     if plan is None:
         return WriteOutcome(version=None, skipped=True, num_files=0, num_rows=0)
-    if collect_max_rows:
+    collected = _collect_if_estimated_small(df, root) if collect_estimated else None
+    if collected is None and collect_max_rows:
         collected = _collect_if_small(df, collect_max_rows, root)
-        if collected is not None:
-            return _write_in_driver(plan, collected)
+    if collected is not None:
+        return _write_in_driver(plan, collected)
     register(df.sparkSession)  # only Spark's write needs the data source (registering costs a JVM round trip)
     with tempfile.TemporaryDirectory(prefix="lakeport-delta-") as tmp:
         outcome_path = os.path.join(tmp, "outcome.json")
@@ -239,6 +246,58 @@ def _collect_if_small(df: DataFrame, first_look: int, root: str) -> Any:
             return collected
     logger.debug("Delta table %r: more than %d rows, written by Spark tasks", root, max(budget_rows, first_look))
     return None
+
+
+#: a write whose plan Spark estimates at most this big is collected in one pass and written from the
+#: driver. A file scan's estimate is its files' size on disk, which understates their Arrow size (about
+#: 2x for the bench's parquet): half of DRIVER_WRITE_BYTES.
+DRIVER_ESTIMATE_BYTES = DRIVER_WRITE_BYTES // 2
+
+
+def estimated_bytes(df: DataFrame) -> int | None:
+    """Spark's size estimate of ``df``'s optimized plan, computed without a job; None where there is none.
+
+    Exact for local data (``createDataFrame`` of an Arrow table is a LocalRelation), the
+    files' size for a file scan, scaled by row width through projections and aggregates.
+    Plans Spark cannot size (RDDs, Python data sources) report ``spark.sql.defaultSizeInBytes``
+    (Long.MaxValue unless set), i.e. "big". Spark Connect DataFrames have no JVM plan here: None.
+    The plan is optimized once: the collect or the write that follows reuses it.
+    """
+    jdf = getattr(df, "_jdf", None)
+    if jdf is None:
+        return None
+    from py4j.protocol import Py4JError
+
+    try:
+        size = jdf.queryExecution().optimizedPlan().stats().sizeInBytes()
+    except Py4JError as exc:  # a plan that does not analyse: the write itself reports it
+        logger.debug("no size estimate: %s", str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+        return None
+    return int(str(size))  # a Scala BigInt: py4j gives an int or a JavaObject
+
+
+def _collect_if_estimated_small(df: DataFrame, root: str) -> Any:
+    """The whole DataFrame as one Arrow table when Spark estimates it small, else None (no job run).
+
+    One pass, no limit (a limit over several partitions adds a shuffle): the collect is the
+    write's only evaluation, so rule masks and observations count every row once. A plan
+    Spark underestimated past ``spark.driver.maxResultSize`` is written by Spark tasks instead,
+    after a second evaluation.
+    """
+    size = estimated_bytes(df)
+    if size is None or size > DRIVER_ESTIMATE_BYTES:
+        return None
+    try:
+        collected = df.toArrow()
+    except Exception as exc:  # noqa: BLE001 - only the result-size limit is ours to handle
+        if "maxResultSize" not in str(exc):
+            raise
+        logger.info("Delta table %r: estimated at %d bytes but over spark.driver.maxResultSize; "
+                    "written by Spark tasks", root, size)
+        return None
+    logger.debug("Delta table %r: %d rows (Spark estimated %d bytes), written from the driver",
+                 root, collected.num_rows, size)
+    return collected
 
 
 def _write_in_driver(plan: Any, table: Any) -> WriteOutcome:
