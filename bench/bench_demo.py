@@ -85,6 +85,12 @@ the streaming query's own start (checkpoint files, the file source's listing:
 expectation, Arrow to the driver, delta-rs write and commit) is 2.7-3.0 s, the
 session's first Spark job on both sides.
 
+On a quiet machine (2026-12-04 20:35, load average 0.5-1.8; min / median of 3
+rounds): lakeport 4.39 / 4.65 s after Spark start, by hand 3.70 / 4.32 s, by hand
+with Arrow 2.67 / 2.81 s: **1.19x / 1.07x** (goal 1.3x: met; it was 2.03x on
+2026-12-03 with the Python streaming source); whole process 12.0 / 13.1 s against
+11.4 / 13.3 s (1.05x / 0.99x).
+
     python bench/bench_demo.py [--rounds N]
 """
 

@@ -81,6 +81,13 @@ materialized views 1.5 s and 0.7 s (their aggregates' collects), the event log
 rows travel to Python as Arrow (Spark Connect writes its parquet in the JVM) and
 the streaming query's own start.
 
+On a quiet machine with all of that (2026-12-04 20:37, load average 1.8-2.2, the
+merged main; 2 rounds, medians after Spark start): lakeport 10.70 s, by hand 9.70 s,
+spark-pipelines 13.50 s: **1.10x** (goal <= 1.3x: met) and **0.79x** against
+spark-pipelines (goal: faster: met); whole process 18.6 / 17.3 / 26.2 s (1.08x, 0.71x).
+The streaming table's flow took 8.6 s of lakeport's 10.7, the two materialized views
+1.2 s and 0.6 s.
+
     python bench/bench_dlt.py [--rows 1000000] [--rounds 2]
 """
 
