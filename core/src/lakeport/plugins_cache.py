@@ -227,14 +227,14 @@ def _watched_files(slot: Slot) -> list[str]:
 
 def _referenced_env_vars(project_file: str) -> list[str]:
     """``NAME`` of every ``${env:NAME}`` in the project file: its values can change the answer."""
-    import re
+    from lakeport.config.templating import env_references
 
     try:
         with open(project_file, encoding="utf-8", errors="replace") as file:
             text = file.read()
     except OSError:
         return []
-    return sorted(set(re.findall(r"\$\{env:([A-Za-z_][A-Za-z0-9_]*)\}", text)))
+    return env_references(text)
 
 
 def _prune(folder: str, *, keep: str, log: Any) -> None:

@@ -19,6 +19,11 @@ _TOKEN = re.compile(
 )
 
 
+def env_references(text: str) -> list[str]:
+    """``NAME`` of every ``${env:NAME}`` in ``text``, sorted: the variables its expansion reads."""
+    return sorted({m.group("envvar") for m in _TOKEN.finditer(text) if m.group("envvar")})
+
+
 class Resolver:
     """Expands templates against the environment's vars, the tables and os.environ."""
 
