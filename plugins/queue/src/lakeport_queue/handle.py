@@ -328,9 +328,10 @@ class QueueHandle(Handle):
 
     def _read_spool(self, options: dict[str, Any]) -> DataFrame:
         """Spark's parquet stream over the handle's spool, one file (in row order) per micro-batch."""
+        from lakeport_queue.source import SERVER_OPTIONS
         from lakeport_queue.spool import FileSpool
 
-        refused = sorted(set(options) & {"num_partitions", "min_rows_per_partition", "prefetch"})
+        refused = sorted(set(options) & set(SERVER_OPTIONS))
         if refused:
             raise ValueError(f"queue table {self.table!r}: option {refused[0]!r} is for delivery \"server\"; "
                              "with delivery \"files\" each micro-batch is one parquet file")

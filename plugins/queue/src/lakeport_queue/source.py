@@ -26,6 +26,8 @@ from lakeport_queue.wire import HOST, KEY_HEADER
 log = logging.getLogger(__name__)
 
 NAME = "lakeport_queue"
+#: options only this source reads (``delivery = "server"``); the files delivery refuses them.
+SERVER_OPTIONS = ("num_partitions", "min_rows_per_partition", "prefetch")
 #: Spark redacts option values whose key matches ``spark.redaction.regex`` (``...token...``).
 KEY_OPTION = "auth_token"
 
@@ -172,13 +174,14 @@ class QueuePrefetchReader(SimpleDataSourceStreamReader, SupportsTriggerAvailable
         return self.client.call("/initial")
 
     def read(self, start: dict) -> tuple[Iterator[Any], dict]:
-        query = f"start={_position(start, self.table)}&feed={start.get('feed', '')}"
+        first = _position(start, self.table)
+        query = f"start={first}&feed={start.get('feed', '')}"
         if self.max_rows_per_trigger:
             query += f"&max_rows={self.max_rows_per_trigger}"
         end = self.client.call("/latest?" + query)
         if end is None:  # nothing new
             return iter(()), start
-        return iter(_rows(self.client, _position(start, self.table), _position(end, self.table), end.get("feed", ""))), end
+        return iter(_rows(self.client, first, _position(end, self.table), end.get("feed", ""))), end
 
     def readBetweenOffsets(self, start: dict, end: dict) -> Iterator[Any]:  # noqa: N802
         client = QueueClient(self.client.port, self.client.key, self.table)

@@ -71,13 +71,13 @@ class FileSpool:
         parent = Path(parent or tempfile.gettempdir())
         # A table of a project file spools to the same folder in every process, so that a checkpoint's
         # unfinished batch from an earlier run names a file Spark accepts (under the source's folder).
-        self._lock_file = _claim(parent, identity) if identity else None
-        self.id = _stable_id(identity) if identity and self._lock_file is not None else secrets.token_hex(6)
+        lock_file = _claim(parent, identity) if identity else None
+        self.id = _stable_id(identity) if identity and lock_file is not None else secrets.token_hex(6)
         self.directory = parent / f"{FOLDER_PREFIX}{self.id}"
-        if self._lock_file is not None:  # files of a process that is gone: their rows went with it
+        if lock_file is not None:  # files of a process that is gone: their rows went with it
             shutil.rmtree(self.directory, ignore_errors=True)
         # a handle never closed (a CLI run ends, a test forgets) still removes its folder at exit
-        self._cleanup = weakref.finalize(self, _remove, self.directory, self._lock_file)
+        self._cleanup = weakref.finalize(self, _remove, self.directory, lock_file)
         self.max_rows_per_file = max_rows_per_file
         self._on_complete = on_complete
         self._completed = False
@@ -128,7 +128,6 @@ class FileSpool:
         """Stop and delete the folder; the uncommitted rows stay in the feed."""
         self.stop()
         self._cleanup()  # deletes the folder and releases the claim, once
-        self._lock_file = None
         with self._lock:
             self._files.clear()
             self._spooled = self.feed.replay_from()
@@ -173,13 +172,14 @@ class FileSpool:
         if end <= start:
             return False
         table = pa.Table.from_batches(self.feed.rows(start, end), schema=self.feed.arrow_schema)
-        # the feed's id: Spark skips a path it has seen, and positions start again in every process
-        path = self.directory / f"{start:016d}-{end:016d}-{self.feed.id}.parquet"
-        partial = self.directory / f".{path.name}.partial"  # Spark's listing skips names starting with '.'
-        pq.write_table(table, partial)
         mtime_ms = max(int(time.time() * 1000), self._last_mtime_ms + 1)  # Spark orders files by mtime (ms)
-        os.utime(partial, ns=(mtime_ms * 1_000_000, mtime_ms * 1_000_000))
-        os.replace(partial, path)
+
+        def write(partial: Path) -> None:
+            pq.write_table(table, partial)
+            os.utime(partial, ns=(mtime_ms * 1_000_000, mtime_ms * 1_000_000))
+
+        # the feed's id: Spark skips a path it has seen, and positions start again in every process
+        path = self._place(f"{start:016d}-{end:016d}-{self.feed.id}.parquet", write)
         with self._lock:
             self._last_mtime_ms = mtime_ms
             self._files.append((start, end, path))
@@ -193,14 +193,20 @@ class FileSpool:
         slug = re.sub(r"[^A-Za-z0-9_]+", "-", str(exc)).strip("-")[:180]
         with self._lock:
             start = self._spooled
-        path = self.directory / f"{start:016d}-{slug}.parquet"
-        partial = self.directory / f".{path.name}.partial"
         try:
             with self._writing:
-                partial.write_text(f"{exc}\n")
-                os.replace(partial, path)
+                self._place(f"{start:016d}-{slug}.parquet", lambda partial: partial.write_text(f"{exc}\n"))
         except OSError as write_error:
             log.error("queue table %r: cannot write the failure into the spool: %s", self.feed.table, write_error)
+
+    def _place(self, name: str, write: Callable[[Path], Any]) -> Path:
+        """Write a file under a name Spark's listing skips (it starts with '.'), then give it ``name``:
+        the file source never sees half a file."""
+        path = self.directory / name
+        partial = self.directory / f".{name}.partial"
+        write(partial)
+        os.replace(partial, path)
+        return path
 
     # -- what the query tracker reports -----------------------------------------------------
     def progress(self, source: dict[str, Any]) -> None:
